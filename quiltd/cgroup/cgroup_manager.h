@@ -1,0 +1,82 @@
+// The only code in Quilt that knows cgroups. One interface over cgroup v2 (unified) and
+// v1/hybrid hosts; callers never see which is underneath.
+//
+// Discovery uses libcgroup (mount points, controller versions). Creating groups, writing
+// limits and teardown are direct cgroupfs syscalls: libcgroup 2.0.2 has no v1/v2
+// translation, reuses existing groups silently and moves live tasks on delete (see
+// docs/cgroups.md).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace quilt {
+
+enum class CgroupMode { kV2, kV1, kHybrid };
+
+struct CgroupLimits {
+  int64_t memory_bytes = 0;  // 0: none. Swap limited to the same (no extra swap).
+  double cpus = 0;           // 0: none. CFS quota = cpus * period (period 100 ms).
+  int64_t pids_max = 0;      // 0: none.
+};
+
+// Where a container's init must be placed; passed to the monitor.
+struct CgroupPlacement {
+  std::vector<std::string> procs_files;  // v1/hybrid: write the pid to each
+  std::string v2_dir;                    // v2: clone3(CLONE_INTO_CGROUP) target, or empty
+};
+
+struct CgroupStats {
+  int64_t memory_current = 0;
+  int64_t memory_peak = 0;  // 0 when the kernel does not report it
+  int64_t memory_limit = 0;
+  int64_t cpu_usage_ns = 0;
+  int64_t pids_current = 0;
+  int64_t oom_kills = 0;
+};
+
+class CgroupManager {
+ public:
+  // Discovers the host's cgroup layout. `parent` is the cgroup path (relative to each
+  // hierarchy's root, e.g. "/quilt") under which containers go; empty means "the cgroup
+  // quiltd runs in" (read from /proc/self/cgroup, per hierarchy). Must be called once,
+  // before threads start (libcgroup's cgroup_init is not thread-safe).
+  static absl::StatusOr<std::unique_ptr<CgroupManager>> Create(const std::string& parent);
+
+  CgroupMode mode() const;
+  std::string ModeName() const;  // "v2", "v1" or "hybrid"
+
+  // Creates the container's cgroup (exclusively: ALREADY_EXISTS if present) in every
+  // hierarchy needed by `limits` plus memory (for OOM accounting) and pids, writes the
+  // limits in the order the kernel needs, and returns where to place the init. Fails with
+  // INVALID_ARGUMENT if a limit cannot be applied on this host (controller missing), and
+  // then leaves nothing behind.
+  absl::StatusOr<CgroupPlacement> CreateContainer(const std::string& id,
+                                                  const CgroupLimits& limits);
+
+  // Number of OOM kills in the container's cgroup (0 if it does not exist).
+  int64_t OomKills(const std::string& id) const;
+
+  // Current usage; NOT_FOUND if the cgroup is gone.
+  absl::StatusOr<CgroupStats> Stats(const std::string& id) const;
+
+  // Kills every process left in the container's cgroup (SIGKILL), waits until it is empty
+  // (bounded), and removes it in every hierarchy. OK if it does not exist.
+  absl::Status RemoveContainer(const std::string& id);
+
+  // Ids of container cgroups that exist under the parent (to find leftovers after a crash).
+  std::vector<std::string> ListContainers() const;
+
+  class Impl;
+  ~CgroupManager();
+
+ private:
+  explicit CgroupManager(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quilt

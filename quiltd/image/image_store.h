@@ -1,0 +1,67 @@
+// The image store: rootfs tarballs imported once, unpacked once, addressed by sha256.
+//
+// Layout under <state>/images/:
+//   <hex>/rootfs/      the unpacked tree (overlay lower dir for every container of the image)
+//   <hex>/image.json   ImageRecord (digest, names, size, created_at)
+//   .tmp-<random>/     an import in progress; anything named .tmp-* is garbage at start-up
+// An image directory is complete iff image.json exists in it: import extracts into a temp
+// directory and renames it into place only after extraction and the record are written.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace quilt {
+
+struct ImageRecord {
+  std::string digest;  // "sha256:<64 hex>" of the imported file's bytes
+  std::vector<std::string> names;
+  int64_t size_bytes = 0;   // sum of regular file sizes in the rootfs
+  int64_t created_at_ns = 0;
+};
+
+struct ImportResult {
+  ImageRecord image;
+  bool unpacked = false;  // false: the same bytes were already in the store
+};
+
+class ImageStore {
+ public:
+  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories.
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir);
+
+  // Imports the tarball at `path` (tar, gzip, xz, zstd, bzip2: detected from content).
+  // `name`, if not empty, is added to the image's names (and taken from any other image).
+  // Fails with NOT_FOUND when the file is missing, INVALID_ARGUMENT when it is not an
+  // archive or holds a hostile entry (absolute path, "..", a link escaping the rootfs, a
+  // device node), RESOURCE_EXHAUSTED when the disk is full. On failure the store is unchanged.
+  absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name);
+
+  // Finds an image by name, full digest ("sha256:<hex>" or "<hex>") or unique hex prefix.
+  // NOT_FOUND when nothing matches; INVALID_ARGUMENT when a prefix is ambiguous.
+  absl::StatusOr<ImageRecord> Resolve(const std::string& ref) const;
+
+  // All images, newest first.
+  std::vector<ImageRecord> List() const;
+
+  // Deletes the image's directory. The caller checks that no container uses it.
+  absl::Status Remove(const std::string& digest);
+
+  // The unpacked rootfs directory of an image (absolute).
+  std::string RootfsDir(const std::string& digest) const;
+
+ private:
+  explicit ImageStore(std::string images_dir);
+  absl::Status LoadRecords();
+
+  const std::string images_dir_;
+  mutable absl::Mutex mu_;
+  std::vector<ImageRecord> images_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace quilt

@@ -1,0 +1,63 @@
+// What quiltd hands a monitor: everything needed to build and run one container, fully
+// resolved (absolute host paths, numeric ids, complete env). quiltd writes it as
+// <bundle>/config.json before spawning `quilt-monitor <bundle>`; the monitor only reads it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace quilt {
+
+struct BindMount {
+  std::string source;       // absolute host path
+  std::string destination;  // absolute path inside the container
+  bool read_only = false;
+};
+
+struct MonitorConfig {
+  std::string container_id;
+  std::string bundle_dir;  // the container's directory; every path below is inside it or the image
+
+  // Root filesystem: overlay of lower_dirs (topmost first) under upper_dir, mounted at
+  // rootfs_dir inside the container's own mount namespace (so it vanishes with it).
+  std::vector<std::string> lower_dirs;
+  std::string upper_dir;
+  std::string work_dir;
+  std::string rootfs_dir;
+  bool read_only_rootfs = false;
+  std::vector<BindMount> mounts;
+
+  std::string hostname;
+  bool new_network = true;  // false: share the host's network namespace
+
+  // The workload.
+  std::vector<std::string> argv;  // argv[0] searched in PATH from env when it has no '/'
+  std::vector<std::string> env;   // complete environment, "K=V"
+  std::string working_dir = "/";
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;
+
+  // Shell commands run with /bin/sh -c, in order, as root, before the workload.
+  std::vector<std::string> setup;
+
+  // cgroup placement. v1/hybrid: the init's pid is written to each of these cgroup.procs
+  // files. v2: clone3(CLONE_INTO_CGROUP) into this directory. Either may be empty.
+  std::vector<std::string> cgroup_procs_files;
+  std::string cgroup_v2_dir;
+
+  std::string log_path;    // the log file (log_record.h format), appended to
+  std::string state_path;  // MonitorState, written once the workload runs
+  std::string exit_path;   // MonitorExit, written last, after the log is complete
+};
+
+// Parses config.json text.
+absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text);
+// Serializes for config.json.
+std::string SerializeMonitorConfig(const MonitorConfig& config);
+
+}  // namespace quilt

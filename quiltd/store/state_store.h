@@ -1,0 +1,76 @@
+// Durable container state in SQLite (WAL). quiltd writes every state transition here before
+// it replies, so after a crash the store says what was promised to clients.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+struct sqlite3;
+
+namespace quilt {
+
+// Mirrors quilt.v1.ContainerState.
+enum class ContainerState : int { kCreated = 1, kRunning = 2, kExited = 3, kFailed = 4 };
+
+struct ContainerRecord {
+  std::string id;
+  std::string name;          // empty when unnamed; unique otherwise
+  std::string image_digest;
+  std::string spec;          // serialized quilt.v1.ContainerSpec (binary protobuf)
+  ContainerState state = ContainerState::kCreated;
+  pid_t monitor_pid = 0;
+  int64_t monitor_start_ticks = 0;  // /proc/<pid>/stat starttime, to detect pid reuse
+  pid_t init_pid = 0;
+  int64_t init_start_ticks = 0;
+  int32_t exit_code = 0;
+  int32_t exit_signal = 0;
+  std::string reason;
+  std::string message;
+  int64_t created_at_ns = 0;
+  int64_t started_at_ns = 0;
+  int64_t finished_at_ns = 0;
+};
+
+class StateStore {
+ public:
+  // Opens or creates <state_dir>/quilt.db (WAL, synchronous=NORMAL, schema migrated).
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& state_dir);
+  ~StateStore();
+
+  // Inserts a new container. ALREADY_EXISTS when the name (or id) is taken.
+  absl::Status Insert(const ContainerRecord& record);
+
+  // Replaces every field of the container with this id. NOT_FOUND if absent.
+  absl::Status Update(const ContainerRecord& record);
+
+  // Deletes the row. NOT_FOUND if absent.
+  absl::Status Delete(const std::string& id);
+
+  // Exact id. NOT_FOUND if absent.
+  absl::StatusOr<ContainerRecord> Get(const std::string& id) const;
+
+  // Resolves a ref: exact id, exact name, or unique id prefix (at least 1 char).
+  // NOT_FOUND "no such container: <ref>"; INVALID_ARGUMENT when a prefix is ambiguous.
+  absl::StatusOr<ContainerRecord> Resolve(const std::string& ref) const;
+
+  // All containers, newest first.
+  absl::StatusOr<std::vector<ContainerRecord>> List() const;
+
+  // Whether any container uses this image digest.
+  absl::StatusOr<bool> ImageInUse(const std::string& digest) const;
+
+ private:
+  explicit StateStore(sqlite3* db);
+  mutable absl::Mutex mu_;
+  sqlite3* db_;
+};
+
+}  // namespace quilt
