@@ -43,8 +43,8 @@ class LogLine {
 #define QUILT_LOG_LEVEL_WARNING ::quilt::LogLevel::kWarning
 #define QUILT_LOG_LEVEL_ERROR ::quilt::LogLevel::kError
 
-// QUILT_LOG(INFO) << "started " << id;
-#define QUILT_LOG(level)                                         \
-  if (QUILT_LOG_LEVEL_##level < ::quilt::GetLogLevel()) {        \
-  } else                                                         \
-    ::quilt::LogLine(QUILT_LOG_LEVEL_##level, __FILE__, __LINE__)
+// QUILT_LOG(INFO) << "started " << id;   (a single statement: safe under an unbraced if)
+#define QUILT_LOG(level)                                                                 \
+  for (bool quilt_log_on_ = QUILT_LOG_LEVEL_##level >= ::quilt::GetLogLevel(); quilt_log_on_; \
+       quilt_log_on_ = false)                                                            \
+  ::quilt::LogLine(QUILT_LOG_LEVEL_##level, __FILE__, __LINE__)

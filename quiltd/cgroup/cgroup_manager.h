@@ -43,8 +43,11 @@ class CgroupManager {
  public:
   // Discovers the host's cgroup layout. `parent` is the cgroup path (relative to each
   // hierarchy's root, e.g. "/quilt") under which containers go; empty means "the cgroup
-  // quiltd runs in" (read from /proc/self/cgroup, per hierarchy). Must be called once,
-  // before threads start (libcgroup's cgroup_init is not thread-safe).
+  // quiltd runs in" (read from /proc/self/cgroup, per hierarchy); a relative path (no
+  // leading '/') is taken below the cgroup quiltd runs in. A missing parent is created. On
+  // v2, if quiltd itself sits in the parent, it moves itself (only itself) into
+  // <parent>/quiltd-daemon so the parent may enable controllers for its children. Must be
+  // called before threads start (libcgroup's cgroup_init is not thread-safe).
   static absl::StatusOr<std::unique_ptr<CgroupManager>> Create(const std::string& parent);
 
   CgroupMode mode() const;
@@ -68,8 +71,13 @@ class CgroupManager {
   // (bounded), and removes it in every hierarchy. OK if it does not exist.
   absl::Status RemoveContainer(const std::string& id);
 
-  // Ids of container cgroups that exist under the parent (to find leftovers after a crash).
+  // Ids of container cgroups that exist under the parent in any hierarchy (to find
+  // leftovers after a crash), sorted.
   std::vector<std::string> ListContainers() const;
+
+  // The parent cgroup's absolute directory in each hierarchy used (for diagnostics and
+  // tests); container cgroups are <dir>/quilt-<id>.
+  std::vector<std::string> ParentDirs() const;
 
   class Impl;
   ~CgroupManager();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,19 @@ class ImageStore {
  private:
   explicit ImageStore(std::string images_dir);
   absl::Status LoadRecords();
+
+  // Publishes the extracted temp dir `tmp_dir` as a new image, or adds `name` to the image
+  // already holding the same digest (then *unpacked is false and `tmp_dir` is left alone).
+  absl::StatusOr<ImageRecord> Commit(const std::string& tmp_dir, const ImageRecord& record,
+                                     const std::string& name, bool* unpacked)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Removes `name` from every image but `keep_digest`, rewriting their image.json.
+  absl::Status ReleaseName(const std::string& name, const std::string& keep_digest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  ImageRecord* FindLocked(const std::string& digest) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string ImageDir(const std::string& digest) const;
 
   const std::string images_dir_;
   mutable absl::Mutex mu_;

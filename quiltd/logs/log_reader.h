@@ -4,9 +4,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/log_record.h"
 #include "common/unique_fd.h"
 
@@ -48,7 +51,21 @@ class LogReader {
 
  private:
   LogReader(std::string path, LogFilter filter) : path_(std::move(path)), filter_(filter) {}
-  bool EnsureOpen();
+
+  // Opens the file if it exists now. Returns false while it does not.
+  absl::StatusOr<bool> EnsureOpen();
+  bool Matches(const LogRecordHeader& header) const;
+  // Calls `fn(offset, header, payload)` for each complete record from `from` on, in order,
+  // until `fn` returns false (that record is not consumed) or the complete records end.
+  // Sets `*end` to the offset after the last consumed record.
+  absl::Status Scan(int64_t from,
+                    absl::FunctionRef<bool(int64_t, const LogRecordHeader&, absl::string_view)> fn,
+                    int64_t* end);
+  // Positions the reader at the `lines_from_end`-th line start counted from the end of the
+  // record at `record_offset` (payload `length` bytes; `starts_with_line` when its first byte
+  // begins a line), cutting the payload there.
+  absl::Status CutRecordAtLine(int64_t record_offset, uint32_t length, bool starts_with_line,
+                               int64_t lines_from_end);
 
   std::string path_;
   LogFilter filter_;
@@ -57,6 +74,8 @@ class LogReader {
   // Bytes to skip at the start of the next matching entry's payload (tail cut).
   int64_t skip_in_first_ = 0;
   int64_t skip_record_offset_ = -1;
+  // pread buffer, allocated on first read; always holds at least one whole record.
+  std::vector<char> buffer_;
 };
 
 }  // namespace quilt

@@ -28,26 +28,26 @@ namespace quilt {
 // Where a failure happened, for messages like "mount /proc: Permission denied".
 enum class StartStage : int32_t {
   kNone = 0,
-  kConfig = 1,       // reading config.json
-  kPipes = 2,        // creating log pipes / opening the log
-  kClone = 3,        // clone3 of the init
-  kCgroup = 4,       // joining the cgroup
-  kMounts = 5,       // overlay, /proc, /dev, /sys, binds, read-only remounts
-  kPivotRoot = 6,    // pivot_root and detaching the old root
-  kIdentity = 7,     // hostname, network loopback
-  kSetup = 8,        // a setup command failed (setup_index, exit_code set)
-  kExec = 9,         // exec of the workload (working dir, user, argv[0] not found)
+  kConfig = 1,     // reading config.json
+  kPipes = 2,      // creating log pipes / opening the log
+  kClone = 3,      // clone3 of the init
+  kCgroup = 4,     // joining the cgroup
+  kMounts = 5,     // overlay, /proc, /dev, /sys, binds, read-only remounts
+  kPivotRoot = 6,  // pivot_root and detaching the old root
+  kIdentity = 7,   // hostname, network loopback
+  kSetup = 8,      // a setup command failed (setup_index, exit_code set)
+  kExec = 9,       // exec of the workload (working dir, user, argv[0] not found)
 };
 
 struct StartReport {
   enum Kind : int32_t { kRunning = 1, kFailed = 2 };
   int32_t kind = 0;
-  int32_t stage = 0;          // StartStage when kFailed
-  int32_t error = 0;          // errno when a syscall failed, else 0
-  int32_t init_pid = 0;       // host pid of the container init (kRunning)
-  int32_t setup_index = -1;   // which setup command failed (stage kSetup)
-  int32_t exit_code = 0;      // its exit code, or 128+signal
-  char detail[256] = {};      // NUL-terminated: the path, command or step that failed
+  int32_t stage = 0;         // StartStage when kFailed
+  int32_t error = 0;         // errno when a syscall failed, else 0
+  int32_t init_pid = 0;      // host pid of the container init (kRunning)
+  int32_t setup_index = -1;  // which setup command failed (stage kSetup)
+  int32_t exit_code = 0;     // its exit code, or 128+signal
+  char detail[256] = {};     // NUL-terminated: the path, command or step that failed
 };
 static_assert(sizeof(StartReport) == 24 + 256);
 
@@ -63,9 +63,9 @@ struct MonitorExit {
   // "Exited" (the workload exited or was killed by a signal), "SetupFailed" (a setup command
   // failed; exit_code is its code), "StartFailed" (sandbox setup or exec failed).
   std::string reason;
-  std::string message;   // e.g. "setup command 2 (apt-get install x) exited with code 100"
-  int32_t exit_code = 0; // exit status, or 128+signal when killed by a signal
-  int32_t signal = 0;    // the signal that killed the workload, or 0
+  std::string message;    // e.g. "setup command 2 (apt-get install x) exited with code 100"
+  int32_t exit_code = 0;  // exit status, or 128+signal when killed by a signal
+  int32_t signal = 0;     // the signal that killed the workload, or 0
   int64_t finished_at_ns = 0;
 };
 

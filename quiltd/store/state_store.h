@@ -4,16 +4,20 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace quilt {
 
@@ -22,9 +26,9 @@ enum class ContainerState : int { kCreated = 1, kRunning = 2, kExited = 3, kFail
 
 struct ContainerRecord {
   std::string id;
-  std::string name;          // empty when unnamed; unique otherwise
+  std::string name;  // empty when unnamed; unique otherwise
   std::string image_digest;
-  std::string spec;          // serialized quilt.v1.ContainerSpec (binary protobuf)
+  std::string spec;  // serialized quilt.v1.ContainerSpec (binary protobuf)
   ContainerState state = ContainerState::kCreated;
   pid_t monitor_pid = 0;
   int64_t monitor_start_ticks = 0;  // /proc/<pid>/stat starttime, to detect pid reuse
@@ -68,9 +72,49 @@ class StateStore {
   absl::StatusOr<bool> ImageInUse(const std::string& digest) const;
 
  private:
+  // Cached prepared statements, one per query (see kStatementSql in state_store.cc).
+  enum class Stmt : int {
+    kInsert,
+    kUpdate,
+    kDelete,
+    kGetById,
+    kGetByName,
+    kGetByIdRange,
+    kList,
+    kImageInUse,
+    kCount,
+  };
+  struct StmtDeleter {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+  using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+  struct DbCloser {
+    void operator()(sqlite3* db) const;
+  };
+
   explicit StateStore(sqlite3* db);
+
+  // Prepares every statement once (after the schema exists).
+  absl::Status PrepareStatements();
+  // The cached statement, reset and with its bindings cleared.
+  sqlite3_stmt* Prepared(Stmt which) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Turns a failed sqlite3 call into a Status ("<what>: <sqlite message>").
+  absl::Status SqliteError(int rc, absl::string_view what) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps a constraint failure of Insert/Update to ALREADY_EXISTS naming the holder.
+  absl::Status ConstraintError(const ContainerRecord& record) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Binds every column of `record` to the INSERT/UPDATE statement and steps it.
+  absl::Status WriteRecord(Stmt which, const ContainerRecord& record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Steps a SELECT returning at most `limit` containers.
+  absl::StatusOr<std::vector<ContainerRecord>> QueryRecords(sqlite3_stmt* stmt, size_t limit) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<ContainerRecord>> FindOne(Stmt which, absl::string_view key) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
-  sqlite3* db_;
+  std::unique_ptr<sqlite3, DbCloser> db_ ABSL_GUARDED_BY(mu_);
+  std::array<StmtPtr, static_cast<size_t>(Stmt::kCount)> stmts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace quilt

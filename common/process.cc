@@ -1,0 +1,63 @@
+#include "common/process.h"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+
+namespace quilt {
+
+absl::StatusOr<int64_t> ProcessStartTicks(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (stat.empty()) return absl::NotFoundError(absl::StrCat("no process ", pid));
+  // The command name (field 2) may hold spaces and parentheses: fields resume after the
+  // last ')'. Field 22 (starttime) is then the 20th field after it.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) {
+    return absl::InternalError(absl::StrCat("parse /proc/", pid, "/stat"));
+  }
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ');
+  int64_t ticks = 0;
+  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &ticks)) {
+    return absl::InternalError(absl::StrCat("parse /proc/", pid, "/stat"));
+  }
+  return ticks;
+}
+
+absl::StatusOr<UniqueFd> OpenPidfd(pid_t pid) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return ErrnoStatus(absl::StrCat("pidfd_open ", pid));
+  // pidfd_open sets O_CLOEXEC itself.
+  return UniqueFd(fd);
+}
+
+absl::StatusOr<UniqueFd> OpenPidfdIfSame(pid_t pid, int64_t start_ticks) {
+  if (pid <= 0) return absl::NotFoundError("no process");
+  QUILT_ASSIGN_OR_RETURN(UniqueFd fd, OpenPidfd(pid));
+  // Check after opening: the pidfd pins this pid, so a match now is a match for the fd.
+  QUILT_ASSIGN_OR_RETURN(int64_t ticks, ProcessStartTicks(pid));
+  if (ticks != start_ticks) {
+    return absl::NotFoundError(absl::StrCat("process ", pid, " was replaced"));
+  }
+  return fd;
+}
+
+absl::Status SignalPidfd(int pidfd, int signal) {
+  if (::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) != 0) {
+    return ErrnoStatus("pidfd_send_signal");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace quilt

@@ -1,0 +1,29 @@
+// Process helpers over pidfds and /proc, used to track processes quiltd did not necessarily
+// start itself (monitors adopted after a restart).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "common/unique_fd.h"
+
+namespace quilt {
+
+// The process's start time in clock ticks since boot (/proc/<pid>/stat field 22). Together
+// with the pid it names one process for the life of the machine (pids are reused, this
+// pair is not). NOT_FOUND when the process does not exist.
+absl::StatusOr<int64_t> ProcessStartTicks(pid_t pid);
+
+// A pidfd for `pid` (CLOEXEC). NOT_FOUND when the process does not exist.
+absl::StatusOr<UniqueFd> OpenPidfd(pid_t pid);
+
+// A pidfd for `pid` only if it is still the process that started at `start_ticks`.
+// NOT_FOUND otherwise (gone, or the pid now belongs to another process).
+absl::StatusOr<UniqueFd> OpenPidfdIfSame(pid_t pid, int64_t start_ticks);
+
+// Sends `signal` through a pidfd. NOT_FOUND when the process has exited.
+absl::Status SignalPidfd(int pidfd, int signal);
+
+}  // namespace quilt

@@ -1,0 +1,78 @@
+#include "quilt-cli/spec_flags.h"
+
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace quilt::cli {
+namespace {
+
+absl::Status SetResources(const SpecFlags& flags, quilt::v1::Resources* resources) {
+  if (!flags.memory.empty()) {
+    QUILT_ASSIGN_OR_RETURN(int64_t memory, ParseSize(flags.memory));
+    resources->set_memory_bytes(memory);
+  }
+  if (!flags.cpus.empty()) {
+    QUILT_ASSIGN_OR_RETURN(double cpus, ParseCpus(flags.cpus));
+    resources->set_cpus(cpus);
+  }
+  if (flags.pids < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid pids ", flags.pids, ": negative"));
+  }
+  resources->set_pids_max(flags.pids);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
+  command->add_option("--name", flags->name, "Name of the container");
+  command->add_option("--image", flags->image,
+                      "Image name, digest or tarball path (default: the default image)");
+  command->add_option("-e,--env", flags->env, "Environment KEY=VALUE, or KEY to pass ours")
+      ->allow_extra_args(false);
+  command->add_option("-w,--workdir", flags->workdir, "Working directory inside the container");
+  command->add_option("-u,--user", flags->user, "uid[:gid] or name[:group]");
+  command->add_option("--hostname", flags->hostname, "Hostname inside the container");
+  command->add_option("--setup", flags->setup, "Shell command run before the workload (repeat)")
+      ->allow_extra_args(false);
+  command->add_option("--memory", flags->memory, "Memory limit (e.g. 64m, 1g)");
+  command->add_option("--cpus", flags->cpus, "CPU limit in CPUs (e.g. 0.5)");
+  command->add_option("--pids", flags->pids, "Maximum number of processes");
+  command->add_option("-v,--volume", flags->volumes, "Bind mount SRC:DST[:ro|rw] (repeat)")
+      ->allow_extra_args(false);
+  command->add_option("--network", flags->network, "Network: none or host");
+  command->add_flag("--read-only", flags->read_only, "Mount the rootfs read-only");
+  // After "--" CLI11 hands every word to this positional untouched, flags included.
+  command->add_option("command", flags->command, "Command and arguments (after --)");
+}
+
+absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl::string_view cwd,
+                                                   const EnvLookup& env) {
+  quilt::v1::ContainerSpec spec;
+  spec.set_name(flags.name);
+  if (!flags.image.empty()) spec.set_image(ImageRef(flags.image, cwd));
+  spec.mutable_command()->Add(flags.command.begin(), flags.command.end());
+  for (const std::string& entry : flags.env) {
+    QUILT_ASSIGN_OR_RETURN(std::optional<std::string> parsed, ParseEnv(entry, env));
+    if (parsed.has_value()) spec.add_env(*std::move(parsed));
+  }
+  spec.set_working_dir(flags.workdir);
+  spec.set_user(flags.user);
+  spec.set_hostname(flags.hostname);
+  spec.mutable_setup()->Add(flags.setup.begin(), flags.setup.end());
+  QUILT_RETURN_IF_ERROR(SetResources(flags, spec.mutable_resources()));
+  for (const std::string& volume : flags.volumes) {
+    QUILT_ASSIGN_OR_RETURN(*spec.add_mounts(), ParseVolume(volume, cwd));
+  }
+  if (!flags.network.empty()) {
+    QUILT_ASSIGN_OR_RETURN(quilt::v1::NetworkMode network, ParseNetwork(flags.network));
+    spec.set_network(network);
+  }
+  spec.set_read_only_rootfs(flags.read_only);
+  return spec;
+}
+
+}  // namespace quilt::cli

@@ -1,0 +1,329 @@
+// Real cgroups on this host (needs root). Every test works below a parent of its own,
+// "cgtest-<pid>" under the cgroups this process is in, and TearDown checks that no container
+// cgroup is left and removes that parent.
+#include "quiltd/cgroup/cgroup_manager.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/validation.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "quiltd/cgroup/cgroup_fs.h"
+#include "quiltd/cgroup/cgroup_parse.h"
+
+namespace quilt {
+namespace {
+
+using ::testing::Contains;
+using ::testing::Not;
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string DirOf(const std::string& procs_file) {
+  return procs_file.substr(0, procs_file.rfind('/'));
+}
+
+int64_t ReadNumber(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadCgroupFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  if (!text.ok()) return -1;
+  absl::StatusOr<int64_t> value = ParseCgroupInt(*text);
+  EXPECT_TRUE(value.ok()) << value.status();
+  return value.ok() ? *value : -1;
+}
+
+// The placement dir of the hierarchy whose path contains `/<controller>/`.
+std::string ControllerDir(const CgroupPlacement& placement, const std::string& controller) {
+  for (const std::string& procs : placement.procs_files) {
+    if (absl::StrContains(procs, absl::StrCat("/", controller, "/"))) return DirOf(procs);
+  }
+  ADD_FAILURE() << "no " << controller << " hierarchy in placement";
+  return "";
+}
+
+// A forked child that runs `body` only once it has been placed into the container's cgroups;
+// killed and reaped on destruction unless already waited for.
+class PlacedChild {
+ public:
+  PlacedChild(const CgroupPlacement& placement, const std::function<int()>& body) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      ADD_FAILURE() << "pipe: " << std::strerror(errno);
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(fds[1]);
+      char byte;
+      if (read(fds[0], &byte, 1) != 1) _exit(126);
+      _exit(body());
+    }
+    close(fds[0]);
+    for (const std::string& procs : placement.procs_files) {
+      absl::Status status = WriteCgroupFile(procs, absl::StrCat(pid_));
+      EXPECT_TRUE(status.ok()) << status;
+    }
+    EXPECT_EQ(write(fds[1], "x", 1), 1);
+    close(fds[1]);
+  }
+  ~PlacedChild() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  PlacedChild(const PlacedChild&) = delete;
+  PlacedChild& operator=(const PlacedChild&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  // Waits for the child and returns its wait status.
+  int Wait() {
+    int status = 0;
+    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class CgroupManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+    auto manager = CgroupManager::Create(absl::StrCat("cgtest-", getpid()));
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    manager_ = *std::move(manager);
+  }
+
+  void TearDown() override {
+    if (manager_ == nullptr) return;
+    for (const std::string& dir : manager_->ParentDirs()) {
+      for (const std::string& child : ListCgroupChildren(dir)) {
+        EXPECT_FALSE(absl::StartsWith(child, "quilt-")) << "left behind: " << dir << "/" << child;
+      }
+    }
+    for (const std::string& id : manager_->ListContainers()) {
+      EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+    }
+    for (const std::string& dir : manager_->ParentDirs()) {
+      EXPECT_TRUE(RemoveCgroupTree(dir, absl::Seconds(1)).ok()) << dir;
+      EXPECT_FALSE(Exists(dir)) << dir;
+    }
+  }
+
+  CgroupPlacement MustCreate(const std::string& id, const CgroupLimits& limits) {
+    auto placement = manager_->CreateContainer(id, limits);
+    EXPECT_TRUE(placement.ok()) << placement.status();
+    return placement.ok() ? *placement : CgroupPlacement{};
+  }
+
+  std::unique_ptr<CgroupManager> manager_;
+};
+
+TEST_F(CgroupManagerTest, HostIsHybridWithEveryControllerPlaced) {
+  EXPECT_EQ(manager_->mode(), CgroupMode::kHybrid);
+  EXPECT_EQ(manager_->ModeName(), "hybrid");
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {});
+  // memory, cpu, cpuacct and pids are separate v1 mounts here.
+  EXPECT_EQ(placement.procs_files.size(), 4u);
+  EXPECT_TRUE(placement.v2_dir.empty());
+  for (const std::string& procs : placement.procs_files) {
+    EXPECT_TRUE(Exists(procs)) << procs;
+    EXPECT_TRUE(absl::EndsWith(DirOf(procs), absl::StrCat("/quilt-", id))) << procs;
+  }
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+}
+
+TEST_F(CgroupManagerTest, LimitsAreWrittenToTheKernel) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {32 << 20, 0.5, 5});
+  std::string memory = ControllerDir(placement, "memory");
+  EXPECT_EQ(ReadNumber(memory + "/memory.limit_in_bytes"), 32 << 20);
+  EXPECT_EQ(ReadNumber(memory + "/memory.memsw.limit_in_bytes"), 32 << 20);
+  std::string cpu = ControllerDir(placement, "cpu");
+  EXPECT_EQ(ReadNumber(cpu + "/cpu.cfs_period_us"), 100000);
+  EXPECT_EQ(ReadNumber(cpu + "/cpu.cfs_quota_us"), 50000);
+  EXPECT_EQ(ReadNumber(ControllerDir(placement, "pids") + "/pids.max"), 5);
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+}
+
+TEST_F(CgroupManagerTest, CreateIsExclusiveAndLeavesTheExistingGroupAlone) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {32 << 20, 0, 0});
+  auto again = manager_->CreateContainer(id, {64 << 20, 0, 0});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
+  EXPECT_EQ(ReadNumber(ControllerDir(placement, "memory") + "/memory.limit_in_bytes"), 32 << 20);
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+}
+
+TEST_F(CgroupManagerTest, FailedCreateRemovesWhatItCreated) {
+  std::string id = NewContainerId();
+  CgroupPlacement probe = MustCreate(id, {});
+  ASSERT_TRUE(manager_->RemoveContainer(id).ok());
+  // A stale pids group alone (as after a crash) makes the create fail after it has already
+  // made the memory and cpu groups, which must be rolled back.
+  std::string pids = ControllerDir(probe, "pids");
+  ASSERT_EQ(mkdir(pids.c_str(), 0755), 0);
+  auto placement = manager_->CreateContainer(id, {32 << 20, 1, 10});
+  EXPECT_EQ(placement.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(Exists(ControllerDir(probe, "memory")));
+  EXPECT_FALSE(Exists(ControllerDir(probe, "cpu")));
+  EXPECT_THAT(manager_->ListContainers(), Contains(id));
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+  EXPECT_FALSE(Exists(pids));
+}
+
+TEST_F(CgroupManagerTest, InvalidIdIsRejected) {
+  for (const std::string& id : {std::string("../escape"), std::string("abc"), std::string()}) {
+    EXPECT_EQ(manager_->CreateContainer(id, {}).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(manager_->Stats(id).status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(manager_->RemoveContainer(id).code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(manager_->OomKills(id), 0);
+  }
+}
+
+TEST_F(CgroupManagerTest, MemoryHogIsOomKilledAndCounted) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {32 << 20, 0, 0});
+  EXPECT_EQ(manager_->OomKills(id), 0);
+  PlacedChild hog(placement, [] {
+    constexpr size_t kSize = 100 << 20;
+    // volatile: the compiler may otherwise drop an allocation that is never read.
+    auto* memory = static_cast<volatile char*>(malloc(kSize));
+    if (memory == nullptr) return 2;
+    for (size_t i = 0; i < kSize; i += 4096) memory[i] = 1;
+    return 0;
+  });
+  int status = hog.Wait();
+  ASSERT_TRUE(WIFSIGNALED(status)) << "hog exited with " << status;
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_GE(manager_->OomKills(id), 1);
+  auto stats = manager_->Stats(id);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GE(stats->oom_kills, 1);
+  EXPECT_GT(stats->memory_peak, 16 << 20);
+  EXPECT_LE(stats->memory_peak, 32 << 20);
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+}
+
+TEST_F(CgroupManagerTest, PidsLimitStopsForks) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {0, 0, 5});
+  PlacedChild forker(placement, [] {
+    int forked = 0;
+    for (int i = 0; i < 10; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        pause();
+        _exit(0);
+      }
+      if (pid < 0) return errno == EAGAIN ? forked : 100;
+      ++forked;
+    }
+    return forked;
+  });
+  int status = forker.Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  // The forker itself is one of the 5 tasks.
+  EXPECT_EQ(WEXITSTATUS(status), 4);
+  // Its children are left behind; removal kills them.
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+}
+
+TEST_F(CgroupManagerTest, StatsReportUsage) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {64 << 20, 1, 0});
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  PlacedChild worker(placement, [&ready] {
+    close(ready[0]);
+    constexpr size_t kSize = 8 << 20;
+    auto* memory = static_cast<volatile char*>(malloc(kSize));
+    if (memory == nullptr) return 2;
+    for (size_t i = 0; i < kSize; i += 4096) memory[i] = 1;
+    // Spin on CPU time, not wall time: the two cores here are shared with other builds.
+    timespec used{};
+    while (used.tv_sec == 0 && used.tv_nsec < 150'000'000) {
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &used);
+    }
+    if (write(ready[1], "x", 1) != 1) return 3;
+    pause();
+    return 0;
+  });
+  close(ready[1]);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  auto stats = manager_->Stats(id);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GE(stats->memory_current, 8 << 20);
+  EXPECT_GE(stats->memory_peak, stats->memory_current);
+  EXPECT_EQ(stats->memory_limit, 64 << 20);
+  EXPECT_GE(stats->cpu_usage_ns, 100'000'000);
+  EXPECT_EQ(stats->pids_current, 1);
+  EXPECT_EQ(stats->oom_kills, 0);
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+  EXPECT_EQ(manager_->Stats(id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CgroupManagerTest, StatsWithoutLimitsReportZeroLimit) {
+  std::string id = NewContainerId();
+  MustCreate(id, {});
+  auto stats = manager_->Stats(id);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->memory_limit, 0);
+  EXPECT_EQ(stats->pids_current, 0);
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok());
+}
+
+TEST_F(CgroupManagerTest, RemoveKillsLeftoverProcessesAndRemovesEveryDir) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {});
+  PlacedChild sleeper(placement, [] {
+    pause();
+    return 0;
+  });
+  std::string procs = ReadCgroupFile(placement.procs_files[0]).value_or("");
+  ASSERT_EQ(procs, absl::StrCat(sleeper.pid(), "\n"));
+  ASSERT_TRUE(manager_->RemoveContainer(id).ok());
+  int status = sleeper.Wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  for (const std::string& file : placement.procs_files) EXPECT_FALSE(Exists(DirOf(file))) << file;
+  EXPECT_THAT(manager_->ListContainers(), Not(Contains(id)));
+  EXPECT_TRUE(manager_->RemoveContainer(id).ok()) << "removing a missing group is OK";
+}
+
+TEST_F(CgroupManagerTest, ListContainersFindsCreatedIds) {
+  std::string a = NewContainerId();
+  std::string b = NewContainerId();
+  MustCreate(a, {});
+  MustCreate(b, {});
+  std::vector<std::string> ids = manager_->ListContainers();
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_THAT(ids, Contains(a));
+  EXPECT_THAT(ids, Contains(b));
+  EXPECT_TRUE(manager_->RemoveContainer(a).ok());
+  EXPECT_TRUE(manager_->RemoveContainer(b).ok());
+  EXPECT_TRUE(manager_->ListContainers().empty());
+}
+
+}  // namespace
+}  // namespace quilt

@@ -1,0 +1,157 @@
+// quiltd: the Quilt daemon. Serves quilt.v1 on a Unix socket until SIGTERM/SIGINT.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "common/defaults.h"
+#include "common/fs.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/thread_pool.h"
+#include "quiltd/daemon/instance_lock.h"
+#include "quiltd/runtime/runtime.h"
+#include "quiltd/service/containers_service.h"
+#include "quiltd/service/images_service.h"
+
+namespace quilt {
+namespace {
+
+// Blocking work (starts, stops, imports) runs here; gRPC threads never block.
+constexpr int kPoolThreads = 16;
+
+struct Flags {
+  std::string socket = SocketFromEnv();
+  std::string state_dir = StateDirFromEnv();
+  std::string cgroup_parent;
+  std::string log_level = "info";
+  std::string default_image;
+  std::string monitor_path;
+};
+
+std::string DirOfSelf() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/'));
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// The built-in busybox rootfs: next to an installed quiltd, else the build tree's copy.
+std::string DefaultImagePath() {
+  for (const std::string& candidate :
+       {DirOfSelf() + "/../share/quilt/default-rootfs.tar", std::string(QUILT_DEFAULT_IMAGE_INSTALLED),
+        std::string(QUILT_DEFAULT_IMAGE_BUILD)}) {
+    if (Exists(candidate)) return candidate;
+  }
+  return "";
+}
+
+absl::StatusOr<std::string> RealDir(const std::string& path) {
+  QUILT_RETURN_IF_ERROR(MakeDirs(path, 0711));
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    return ErrnoStatus(absl::StrCat("resolve ", path));
+  }
+  return std::string(resolved);
+}
+
+absl::Status Serve(const Flags& flags) {
+  QUILT_ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(flags.log_level));
+  SetLogLevel(level);
+  QUILT_ASSIGN_OR_RETURN(std::string state_dir, RealDir(flags.state_dir));
+  const std::string socket_dir = flags.socket.substr(0, flags.socket.rfind('/'));
+  if (!socket_dir.empty()) QUILT_RETURN_IF_ERROR(MakeDirs(socket_dir, 0755));
+  QUILT_ASSIGN_OR_RETURN(InstanceLock lock, InstanceLock::Acquire(state_dir, flags.socket));
+
+  RuntimeOptions options;
+  options.state_dir = state_dir;
+  options.cgroup_parent = flags.cgroup_parent;
+  options.monitor_path =
+      flags.monitor_path.empty() ? DirOfSelf() + "/quilt-monitor" : flags.monitor_path;
+  options.default_image_path =
+      flags.default_image.empty() ? DefaultImagePath() : flags.default_image;
+  if (!Exists(options.monitor_path)) {
+    return absl::NotFoundError(absl::StrCat("monitor binary ", options.monitor_path,
+                                            " not found (use --monitor-path)"));
+  }
+  QUILT_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> runtime, Runtime::Create(options));
+
+  ThreadPool pool(kPoolThreads);
+  ContainersService containers(runtime.get(), &pool);
+  ImagesService images(runtime.get(), &pool);
+  SystemService system(runtime.get());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(UnixTarget(flags.socket), grpc::InsecureServerCredentials());
+  builder.RegisterService(&containers);
+  builder.RegisterService(&images);
+  builder.RegisterService(&system);
+  // The socket is created by BuildAndStart: the umask keeps it from ever being wider than
+  // 0660, even for the instant before the chmod below.
+  const mode_t old_umask = ::umask(0117);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (server == nullptr) {
+    return absl::UnavailableError(absl::StrCat("listen on ", flags.socket, " failed"));
+  }
+  if (::chmod(flags.socket.c_str(), 0660) != 0) {
+    return ErrnoStatus(absl::StrCat("chmod ", flags.socket));
+  }
+  QUILT_LOG(INFO) << "quiltd " << QUILT_VERSION << " serving on " << flags.socket << " (state "
+                  << state_dir << ", cgroups " << runtime->CgroupModeName() << ")";
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  QUILT_LOG(INFO) << "signal " << signal << ": shutting down (containers keep running)";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  ::unlink(flags.socket.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace quilt
+
+int main(int argc, char** argv) {
+  quilt::Flags flags;
+  CLI::App app{"quiltd: the Quilt container daemon"};
+  app.add_option("--socket", flags.socket, "Unix socket to serve on ($QUILT_SOCKET)");
+  app.add_option("--state-dir", flags.state_dir, "state directory ($QUILT_STATE_DIR)");
+  app.add_option("--cgroup-parent", flags.cgroup_parent,
+                 "cgroup under which containers go (default: quiltd's own cgroup)");
+  app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
+  app.add_option("--default-image", flags.default_image, "tarball used when no image is given");
+  app.add_option("--monitor-path", flags.monitor_path, "the quilt-monitor executable");
+  CLI11_PARSE(app, argc, argv);
+
+  // Blocked before any thread starts so every thread inherits the mask and only sigwait in
+  // main sees the stop signals. SIGPIPE from a vanished client must not kill the daemon.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  absl::Status status = quilt::Serve(flags);
+  if (!status.ok()) {
+    QUILT_LOG(ERROR) << "quiltd: " << status.message();
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,311 @@
+#include "quiltd/image/archive_extractor.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "common/unique_fd.h"
+
+namespace quilt {
+namespace {
+
+constexpr size_t kReadChunkBytes = size_t{1} << 20;
+
+struct ArchiveReadFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+struct ArchiveWriteFree {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct DigestFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using ArchiveReader = std::unique_ptr<struct archive, ArchiveReadFree>;
+using ArchiveWriter = std::unique_ptr<struct archive, ArchiveWriteFree>;
+
+// Feeds libarchive from the file and SHA-256 from the same buffer, so the digest costs no
+// second read of the file.
+class HashingSource {
+ public:
+  explicit HashingSource(UniqueFd fd) : fd_(std::move(fd)), buf_(kReadChunkBytes) {}
+
+  absl::Status Init() {
+    md_.reset(EVP_MD_CTX_new());
+    if (md_ == nullptr || EVP_DigestInit_ex(md_.get(), EVP_sha256(), nullptr) != 1) {
+      return absl::InternalError("init sha256: openssl failed");
+    }
+    return absl::OkStatus();
+  }
+
+  // libarchive's read callback: returns the next chunk, 0 at end of file, -1 on error.
+  static la_ssize_t Read(struct archive* a, void* client, const void** out) {
+    auto* self = static_cast<HashingSource*>(client);
+    const ssize_t n = self->ReadChunk();
+    if (n < 0) {
+      archive_set_error(a, self->read_errno_, "%s", "read archive failed");
+      return -1;
+    }
+    *out = self->buf_.data();
+    return n;
+  }
+
+  // Hashes what libarchive did not need (trailing padding or garbage after the end of the
+  // archive): the digest covers the whole file.
+  absl::Status Drain() {
+    while (true) {
+      const ssize_t n = ReadChunk();
+      if (n < 0) return FileError();
+      if (n == 0) return absl::OkStatus();
+    }
+  }
+
+  absl::StatusOr<std::string> FinishHex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(md_.get(), digest, &len) != 1) {
+      return absl::InternalError("finish sha256: openssl failed");
+    }
+    return absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), len));
+  }
+
+  // Non-OK when the last failure was the file read (not the archive's content).
+  absl::Status FileError() const {
+    if (read_errno_ == 0) return absl::OkStatus();
+    if (read_errno_ == -1) return absl::InternalError("hash archive: openssl failed");
+    return ErrnoStatus(read_errno_, "read archive");
+  }
+
+ private:
+  ssize_t ReadChunk() {
+    ssize_t n;
+    do {
+      n = ::read(fd_.get(), buf_.data(), buf_.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      read_errno_ = errno;
+      return -1;
+    }
+    if (n > 0 && EVP_DigestUpdate(md_.get(), buf_.data(), static_cast<size_t>(n)) != 1) {
+      read_errno_ = -1;
+      return -1;
+    }
+    return n;
+  }
+
+  UniqueFd fd_;
+  std::vector<char> buf_;
+  std::unique_ptr<EVP_MD_CTX, DigestFree> md_;
+  int read_errno_ = 0;
+};
+
+absl::Status EntryError(absl::string_view name, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("entry \"", name, "\": ", why));
+}
+
+bool HasDotDot(absl::string_view path) {
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return true;
+  }
+  return false;
+}
+
+// True when the path names the extraction root itself ("", ".", "./", "./.").
+bool IsRoot(absl::string_view path) {
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (!part.empty() && part != ".") return false;
+  }
+  return true;
+}
+
+// The entry checks that must hold before libarchive writes anything for an entry.
+absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir,
+                        const ExtractLimits& limits) {
+  const char* raw = archive_entry_pathname(entry);
+  const absl::string_view name = raw == nullptr ? "" : raw;
+  if (name.empty()) return EntryError(name, "empty path");
+  if (name.front() == '/') return EntryError(name, "absolute path");
+  if (HasDotDot(name)) return EntryError(name, "path has a \"..\" component");
+  // libarchive falls back to chdir(2) for paths of PATH_MAX or more, which would move the
+  // working directory of every thread in quiltd; such paths are refused instead.
+  if (dest_dir.size() + 1 + name.size() >= PATH_MAX) return EntryError(name, "path too long");
+  const mode_t type = archive_entry_filetype(entry);
+  if (type == AE_IFCHR || type == AE_IFBLK) return EntryError(name, "device node");
+  if (type != AE_IFDIR && IsRoot(name)) return EntryError(name, "non-directory at the root");
+  if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_entry_bytes) {
+    return EntryError(name, absl::StrCat("size ", archive_entry_size(entry), " exceeds the limit of ",
+                                         limits.max_entry_bytes, " bytes"));
+  }
+  if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
+    const absl::string_view target = link;
+    if (target.empty() || target.front() == '/') {
+      return EntryError(name, "hard link target is absolute or empty");
+    }
+    if (HasDotDot(target)) return EntryError(name, "hard link target has a \"..\" component");
+    if (dest_dir.size() + 1 + target.size() >= PATH_MAX) {
+      return EntryError(name, "hard link target too long");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Maps a failure of archive_write_disk to a status: a full disk is RESOURCE_EXHAUSTED, host
+// trouble keeps its errno code, anything else (symlink tricks, type clashes) is the archive's
+// fault.
+absl::Status WriteError(struct archive* writer, const std::string& dest_dir,
+                        absl::string_view context) {
+  const int err = archive_errno(writer);
+  const char* msg = archive_error_string(writer);
+  // libarchive names the absolute temp path; the archive's own names are what users know.
+  const std::string text = absl::StrCat(
+      context, absl::StrReplaceAll(msg == nullptr ? "write failed" : msg, {{dest_dir + "/", ""}}));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(text);
+  if (err == EIO || err == EROFS || err == ENOMEM || err == EMFILE || err == ENFILE) {
+    return absl::Status(ErrnoToCode(err), text);
+  }
+  return absl::InvalidArgumentError(text);
+}
+
+// A failure of the reader: a failed read(2) keeps its errno, everything else (not an
+// archive, truncated, corrupt) is INVALID_ARGUMENT with libarchive's message.
+absl::Status ReadError(struct archive* reader, const HashingSource& source,
+                       absl::string_view context) {
+  QUILT_RETURN_IF_ERROR(source.FileError());
+  const char* msg = archive_error_string(reader);
+  return absl::InvalidArgumentError(
+      absl::StrCat(context, msg == nullptr ? "unreadable archive" : msg));
+}
+
+absl::StatusOr<ArchiveReader> NewReader() {
+  ArchiveReader reader(archive_read_new());
+  if (reader == nullptr) return absl::ResourceExhaustedError("create archive reader: out of memory");
+  // Only tar (ustar, pax, GNU, v7): format_all would link xar -> libxml2 -> ICU. Filters are
+  // listed one by one so that no external decompressor program is ever spawned. A filter
+  // whose library is missing returns ARCHIVE_WARN; the reader still works for the others.
+  archive_read_support_format_tar(reader.get());
+  archive_read_support_format_gnutar(reader.get());
+  archive_read_support_filter_gzip(reader.get());
+  archive_read_support_filter_xz(reader.get());
+  archive_read_support_filter_lzma(reader.get());
+  archive_read_support_filter_zstd(reader.get());
+  archive_read_support_filter_bzip2(reader.get());
+  return reader;
+}
+
+absl::StatusOr<ArchiveWriter> NewWriter() {
+  ArchiveWriter writer(archive_write_disk_new());
+  if (writer == nullptr) return absl::ResourceExhaustedError("create disk writer: out of memory");
+  // No ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS: we hand libarchive absolute destination paths
+  // (never relying on the working directory) after refusing absolute entry names ourselves.
+  // No user/group lookup is installed, so OWNER applies the archive's numeric ids, which
+  // belong to the image, not to the host's /etc/passwd.
+  int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+              ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME;
+  if (::geteuid() == 0) flags |= ARCHIVE_EXTRACT_OWNER;
+  archive_write_disk_set_options(writer.get(), flags);
+  return writer;
+}
+
+absl::Status CopyData(struct archive* reader, struct archive* writer, const HashingSource& source,
+                      const std::string& dest_dir, absl::string_view context) {
+  while (true) {
+    const void* buf = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    const int r = archive_read_data_block(reader, &buf, &size, &offset);
+    if (r == ARCHIVE_EOF) return absl::OkStatus();
+    if (r < ARCHIVE_WARN) return ReadError(reader, source, context);
+    if (archive_write_data_block(writer, buf, size, offset) < ARCHIVE_WARN) {
+      return WriteError(writer, dest_dir, context);
+    }
+  }
+}
+
+// Rewrites the entry's path (and hard link target) to absolute paths below dest_dir.
+void Relocate(struct archive_entry* entry, const std::string& dest_dir) {
+  archive_entry_set_pathname(entry,
+                             absl::StrCat(dest_dir, "/", archive_entry_pathname(entry)).c_str());
+  if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
+    archive_entry_set_hardlink(entry, absl::StrCat(dest_dir, "/", link).c_str());
+  }
+}
+
+absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
+                            const HashingSource& source, const std::string& dest_dir,
+                            const ExtractLimits& limits, ExtractResult& result) {
+  while (true) {
+    struct archive_entry* entry = nullptr;
+    const int r = archive_read_next_header(reader, &entry);
+    if (r == ARCHIVE_EOF) return absl::OkStatus();
+    if (r < ARCHIVE_WARN) return ReadError(reader, source, "read archive: ");
+    const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    const std::string context = absl::StrCat("entry \"", name, "\": ");
+    if (++result.entries > limits.max_entries) {
+      return EntryError(name, absl::StrCat("archive has more than ", limits.max_entries, " entries"));
+    }
+    QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir, limits));
+    if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
+      result.size_bytes += archive_entry_size(entry);
+    }
+    Relocate(entry, dest_dir);
+    if (archive_write_header(writer, entry) < ARCHIVE_WARN) return WriteError(writer, dest_dir, context);
+    QUILT_RETURN_IF_ERROR(CopyData(reader, writer, source, dest_dir, context));
+    if (archive_write_finish_entry(writer) < ARCHIVE_WARN) return WriteError(writer, dest_dir, context);
+  }
+}
+
+absl::StatusOr<UniqueFd> OpenArchiveFile(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return ErrnoStatus("open archive");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat archive");
+  if (!S_ISREG(st.st_mode)) return absl::InvalidArgumentError("open archive: not a regular file");
+  if (st.st_size == 0) return absl::InvalidArgumentError("open archive: empty file");
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
+                                             const std::string& dest_dir,
+                                             const ExtractLimits& limits) {
+  QUILT_ASSIGN_OR_RETURN(UniqueFd fd, OpenArchiveFile(archive_path));
+  HashingSource source(std::move(fd));
+  QUILT_RETURN_IF_ERROR(source.Init());
+  QUILT_ASSIGN_OR_RETURN(ArchiveReader reader, NewReader());
+  QUILT_ASSIGN_OR_RETURN(ArchiveWriter writer, NewWriter());
+  if (archive_read_open(reader.get(), &source, nullptr, &HashingSource::Read, nullptr) !=
+      ARCHIVE_OK) {
+    return ReadError(reader.get(), source, "read archive: ");
+  }
+  ExtractResult result;
+  QUILT_RETURN_IF_ERROR(
+      ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, result));
+  // Directory permissions and times are applied at close (deferred so that read-only
+  // directories can still be filled).
+  if (archive_write_close(writer.get()) < ARCHIVE_WARN) {
+    return WriteError(writer.get(), dest_dir, "finish extraction: ");
+  }
+  QUILT_RETURN_IF_ERROR(source.Drain());
+  QUILT_ASSIGN_OR_RETURN(result.sha256_hex, source.FinishHex());
+  return result;
+}
+
+}  // namespace quilt

@@ -1,0 +1,396 @@
+#include "quiltd/monitor/monitor.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "common/log_record.h"
+#include "common/unique_fd.h"
+#include "quiltd/monitor/channel.h"
+#include "quiltd/monitor/container_init.h"
+#include "quiltd/monitor/log_writer.h"
+#include "quiltd/monitor/monitor_codec.h"
+#include "quiltd/monitor/sandbox.h"
+
+namespace quilt {
+namespace {
+
+constexpr int kStartPipeFd = 3;
+constexpr int kLogPipeSize = 1 << 20;
+
+// The monitor's own diagnostics go to its stderr (quiltd points it at monitor.log).
+void Diag(const std::string& message) {
+  std::string line = "quilt-monitor: " + message + "\n";
+  (void)!write(2, line.data(), line.size());
+}
+
+int64_t NowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = read(fd.get(), chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(chunk, static_cast<size_t>(n));
+  }
+}
+
+// Temp file + rename so readers see all or nothing; `sync` also makes it durable before
+// the rename (exit.json is the record of a finished container).
+bool WriteFileAtomically(const std::string& path, const std::string& content, bool sync) {
+  std::string temp = path + ".tmp";
+  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return false;
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  if (sync && fsync(fd.get()) != 0) return false;
+  fd.Reset();
+  return rename(temp.c_str(), path.c_str()) == 0;
+}
+
+int ExitCodeOf(int status) {
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+struct OutputPipe {
+  UniqueFd read;
+  UniqueFd write;
+  LogStreamId stream = LogStreamId::kStdout;
+  uint8_t flags = 0;
+};
+
+class Monitor {
+ public:
+  explicit Monitor(std::string bundle_dir) : bundle_dir_(std::move(bundle_dir)) {}
+  int Run();
+
+ private:
+  enum PipeIndex { kStdout = 0, kStderr = 1, kSetupStdout = 2, kSetupStderr = 3, kPipeCount };
+
+  bool LoadConfig();
+  bool CreateChannels();
+  bool CloneInit();
+  [[noreturn]] void ChildMain();
+  void JoinCgroups();
+  void EventLoop();
+  void HandlePipe(OutputPipe& pipe);
+  void HandleControl();
+  void HandleInitExit();
+  void RecordFailure(StartStage stage, int error, const std::string& detail);
+  void ReportStart(const StartReport& report);
+  bool WriteExit();
+
+  std::string bundle_dir_;
+  MonitorConfig config_;
+  UniqueFd start_pipe_;
+  std::optional<LogWriter> log_;
+  bool log_failed_ = false;
+  OutputPipe pipes_[kPipeCount];
+  UniqueFd control_;        // the monitor's end of the control channel
+  UniqueFd child_control_;  // the init's end; closed in the monitor after clone
+  UniqueFd cgroup_v2_fd_;
+  UniqueFd pidfd_;
+  pid_t init_pid_ = -1;
+  int init_status_ = 0;
+  bool running_ = false;
+  std::optional<StartReport> failure_;
+  std::optional<int> workload_status_;
+};
+
+bool Monitor::LoadConfig() {
+  std::string path = bundle_dir_ + "/config.json";
+  std::string text;
+  std::string error;
+  if (!ReadWholeFile(path, &text)) {
+    RecordFailure(StartStage::kConfig, errno, "read " + path);
+    return false;
+  }
+  if (!monitor_codec::DecodeMonitorConfig(text, &config_, &error)) {
+    RecordFailure(StartStage::kConfig, 0, path + ": " + error);
+    return false;
+  }
+  return true;
+}
+
+bool Monitor::CreateChannels() {
+  UniqueFd log(open(config_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  if (!log.valid()) {
+    RecordFailure(StartStage::kPipes, errno, "open log " + config_.log_path);
+    return false;
+  }
+  log_.emplace(std::move(log));
+  const LogStreamId streams[kPipeCount] = {LogStreamId::kStdout, LogStreamId::kStderr,
+                                           LogStreamId::kStdout, LogStreamId::kStderr};
+  for (int i = 0; i < kPipeCount; ++i) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      RecordFailure(StartStage::kPipes, errno, "create output pipe");
+      return false;
+    }
+    pipes_[i].read.Reset(fds[0]);
+    pipes_[i].write.Reset(fds[1]);
+    pipes_[i].stream = streams[i];
+    pipes_[i].flags = i >= kSetupStdout ? kLogFlagSetup : 0;
+    // Large workload pipes let a burst of output go through without stalling the workload
+    // while the monitor writes; best effort (the pipe-max-size sysctl may forbid it).
+    if (i < kSetupStdout) fcntl(fds[1], F_SETPIPE_SZ, kLogPipeSize);
+  }
+  int sockets[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+    RecordFailure(StartStage::kPipes, errno, "create control channel");
+    return false;
+  }
+  control_.Reset(sockets[0]);
+  child_control_.Reset(sockets[1]);
+  return true;
+}
+
+bool Monitor::CloneInit() {
+  clone_args args{};
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  if (config_.new_network) args.flags |= CLONE_NEWNET;
+  if (!config_.cgroup_v2_dir.empty()) {
+    cgroup_v2_fd_.Reset(open(config_.cgroup_v2_dir.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
+    if (!cgroup_v2_fd_.valid()) {
+      RecordFailure(StartStage::kCgroup, errno, "open cgroup " + config_.cgroup_v2_dir);
+      return false;
+    }
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_v2_fd_.get());
+  }
+  int pidfd = -1;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof(args));
+  if (pid == 0) ChildMain();
+  if (pid < 0) {
+    RecordFailure(StartStage::kClone, errno, "clone3 container init");
+    return false;
+  }
+  init_pid_ = static_cast<pid_t>(pid);
+  pidfd_.Reset(pidfd);
+  cgroup_v2_fd_.Reset();
+  // Only the container may hold the write ends, or the monitor would never see EOF.
+  for (OutputPipe& pipe : pipes_) pipe.write.Reset();
+  child_control_.Reset();
+  return true;
+}
+
+// Runs in the cloned child (the future container init). The monitor is single-threaded, so
+// allocating here is safe.
+void Monitor::ChildMain() {
+  // If the monitor dies, nobody would collect the output: take the container down with it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  InitFds fds{child_control_.get(), pipes_[kSetupStdout].write.get(),
+              pipes_[kSetupStderr].write.get(), pipes_[kStdout].write.get(),
+              pipes_[kStderr].write.get()};
+  const int keep[] = {fds.control, fds.setup_stdout, fds.setup_stderr, fds.stdout_pipe,
+                      fds.stderr_pipe};
+  // Drops the start pipe, the log and the read ends: quiltd must see EOF on fd 3 when the
+  // monitor dies, whatever the container does.
+  CloseFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
+  if (!config_.cgroup_procs_files.empty()) {
+    ChannelMessage go;
+    if (recv(fds.control, &go, sizeof(go), 0) != sizeof(go) ||
+        go.type != ChannelMessage::kCgroupJoined) {
+      _exit(1);
+    }
+  }
+  ChannelMessage message;
+  message.type = ChannelMessage::kFailed;
+  // Unshared only now, after the cgroups were joined, so the container's cgroup namespace
+  // is rooted at its own cgroup (with CLONE_INTO_CGROUP too: a namespace from clone3 would
+  // be rooted at the monitor's cgroup).
+  if (unshare(CLONE_NEWCGROUP) != 0) {
+    SetStartFailure(&message.report, StartStage::kCgroup, errno, "unshare cgroup namespace");
+  } else if (SetUpSandbox(config_, &message.report)) {
+    RunContainerInit(config_, fds);
+  }
+  SendChannelMessage(fds.control, message);
+  _exit(1);
+}
+
+// Step 2 on v1: nothing in the container may run before it is in its cgroups, so the init
+// waits for kCgroupJoined.
+void Monitor::JoinCgroups() {
+  if (config_.cgroup_procs_files.empty()) return;
+  std::string pid = std::to_string(init_pid_);
+  for (const std::string& path : config_.cgroup_procs_files) {
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid() || write(fd.get(), pid.data(), pid.size()) < 0) {
+      RecordFailure(StartStage::kCgroup, errno, "join cgroup " + path);
+      kill(init_pid_, SIGKILL);
+      return;
+    }
+  }
+  ChannelMessage go;
+  go.type = ChannelMessage::kCgroupJoined;
+  SendChannelMessage(control_.get(), go);
+}
+
+void Monitor::HandlePipe(OutputPipe& pipe) {
+  static uint8_t buffer[kLogMaxPayload];
+  ssize_t n = read(pipe.read.get(), buffer, sizeof(buffer));
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    pipe.read.Reset();
+    return;
+  }
+  // A failing log write (full disk) must not stop the draining, or the workload blocks.
+  if (!log_->Append(pipe.stream, pipe.flags, buffer, static_cast<size_t>(n)) && !log_failed_) {
+    log_failed_ = true;
+    Diag("write log " + config_.log_path + ": " + strerror(errno));
+  }
+}
+
+void Monitor::HandleControl() {
+  ChannelMessage message;
+  ssize_t n = recv(control_.get(), &message, sizeof(message), 0);
+  if (n < 0 && errno == EINTR) return;
+  if (n != sizeof(message)) {
+    control_.Reset();
+    return;
+  }
+  switch (message.type) {
+    case ChannelMessage::kRunning: {
+      running_ = true;
+      MonitorState state{getpid(), init_pid_, NowNs()};
+      if (!WriteFileAtomically(config_.state_path, SerializeMonitorState(state), false)) {
+        Diag("write " + config_.state_path + ": " + strerror(errno));
+      }
+      StartReport report;
+      report.kind = StartReport::kRunning;
+      report.init_pid = init_pid_;
+      ReportStart(report);
+      break;
+    }
+    case ChannelMessage::kFailed:
+      failure_ = message.report;
+      ReportStart(message.report);
+      break;
+    case ChannelMessage::kWorkloadExited:
+      workload_status_ = message.value;
+      break;
+    default:
+      Diag("unknown control message " + std::to_string(message.type));
+  }
+}
+
+void Monitor::HandleInitExit() {
+  int status = 0;
+  pid_t pid = waitpid(init_pid_, &status, WNOHANG);
+  if (pid == 0 || (pid < 0 && errno == EINTR)) return;
+  init_status_ = status;
+  pidfd_.Reset();
+}
+
+// Step 4: runs until the init is reaped, the control channel is closed and every output
+// pipe reached EOF. The kernel kills the whole pid namespace when the init exits, so all
+// write ends close then and the log is complete when this returns.
+void Monitor::EventLoop() {
+  for (;;) {
+    pollfd fds[kPipeCount + 2];
+    bool any = false;
+    for (int i = 0; i < kPipeCount; ++i) fds[i] = {pipes_[i].read.get(), POLLIN, 0};
+    fds[kPipeCount] = {control_.get(), POLLIN, 0};
+    fds[kPipeCount + 1] = {pidfd_.get(), POLLIN, 0};
+    for (const pollfd& p : fds) any = any || p.fd >= 0;
+    if (!any) return;
+    if (poll(fds, kPipeCount + 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      Diag(std::string("poll: ") + strerror(errno));
+      return;
+    }
+    for (int i = 0; i < kPipeCount; ++i) {
+      if (fds[i].revents != 0) HandlePipe(pipes_[i]);
+    }
+    // Control before the pidfd: the init sends its last message before exiting.
+    if (fds[kPipeCount].revents != 0) HandleControl();
+    if (fds[kPipeCount + 1].revents != 0) HandleInitExit();
+  }
+}
+
+void Monitor::RecordFailure(StartStage stage, int error, const std::string& detail) {
+  StartReport report;
+  SetStartFailure(&report, stage, error, detail.c_str());
+  failure_ = report;
+  Diag(DescribeStartFailure(report));
+  ReportStart(report);
+}
+
+// Exactly one report reaches quiltd; a closed pipe (quiltd gone) is ignored (SIGPIPE is).
+void Monitor::ReportStart(const StartReport& report) {
+  if (!start_pipe_.valid()) return;
+  (void)!write(start_pipe_.get(), &report, sizeof(report));
+  start_pipe_.Reset();
+}
+
+bool Monitor::WriteExit() {
+  if (!running_ && !failure_) {
+    RecordFailure(StartStage::kNone, 0,
+                  "container init exited with code " + std::to_string(ExitCodeOf(init_status_)));
+    failure_->exit_code = ExitCodeOf(init_status_);
+  }
+  MonitorExit exit;
+  if (failure_) {
+    bool setup = failure_->stage == static_cast<int32_t>(StartStage::kSetup);
+    exit.reason = setup ? "SetupFailed" : "StartFailed";
+    exit.message = DescribeStartFailure(*failure_);
+    exit.exit_code = failure_->exit_code != 0 ? failure_->exit_code : 1;
+  } else {
+    int status = workload_status_.value_or(init_status_);
+    exit.reason = "Exited";
+    exit.exit_code = ExitCodeOf(status);
+    exit.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  }
+  exit.finished_at_ns = NowNs();
+  if (!WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit), true)) {
+    Diag("write " + config_.exit_path + ": " + strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+int Monitor::Run() {
+  // quiltd may be gone when we report: a write to the start pipe must not kill us.
+  signal(SIGPIPE, SIG_IGN);
+  setsid();
+  if (fcntl(kStartPipeFd, F_GETFD) != -1) start_pipe_.Reset(kStartPipeFd);
+  if (!LoadConfig()) return 1;
+  if (CreateChannels() && CloneInit()) {
+    JoinCgroups();
+    EventLoop();
+  }
+  return WriteExit() ? 0 : 1;
+}
+
+}  // namespace
+
+int RunMonitor(const std::string& bundle_dir) { return Monitor(bundle_dir).Run(); }
+
+}  // namespace quilt

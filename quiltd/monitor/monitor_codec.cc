@@ -1,0 +1,178 @@
+#include "quiltd/monitor/monitor_codec.h"
+
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+#include "nlohmann/json.hpp"
+
+namespace quilt {
+namespace {
+
+using nlohmann::json;
+
+const char* StageName(int32_t stage) {
+  switch (static_cast<StartStage>(stage)) {
+    case StartStage::kNone:
+      return "start";
+    case StartStage::kConfig:
+      return "config";
+    case StartStage::kPipes:
+      return "pipes";
+    case StartStage::kClone:
+      return "clone";
+    case StartStage::kCgroup:
+      return "cgroup";
+    case StartStage::kMounts:
+      return "mounts";
+    case StartStage::kPivotRoot:
+      return "pivot_root";
+    case StartStage::kIdentity:
+      return "identity";
+    case StartStage::kSetup:
+      return "setup";
+    case StartStage::kExec:
+      return "exec";
+  }
+  return "start";
+}
+
+// Runs `decode` and turns any nlohmann exception (syntax error, missing key via at(), type
+// mismatch in get<>) into a false return: exceptions never leave this file.
+template <typename Fn>
+bool CatchingDecode(const char* what, const std::string& text, std::string* error, Fn decode) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) {
+      *error = std::string("parse ") + what + ": not a JSON object";
+      return false;
+    }
+    decode(j);
+    return true;
+  } catch (const std::exception& e) {
+    *error = std::string("parse ") + what + ": " + e.what();
+    return false;
+  }
+}
+
+}  // namespace
+
+std::string SerializeMonitorConfig(const MonitorConfig& c) {
+  json mounts = json::array();
+  for (const BindMount& m : c.mounts) {
+    mounts.push_back(
+        {{"source", m.source}, {"destination", m.destination}, {"read_only", m.read_only}});
+  }
+  json j = {{"container_id", c.container_id},
+            {"bundle_dir", c.bundle_dir},
+            {"lower_dirs", c.lower_dirs},
+            {"upper_dir", c.upper_dir},
+            {"work_dir", c.work_dir},
+            {"rootfs_dir", c.rootfs_dir},
+            {"read_only_rootfs", c.read_only_rootfs},
+            {"mounts", mounts},
+            {"hostname", c.hostname},
+            {"new_network", c.new_network},
+            {"argv", c.argv},
+            {"env", c.env},
+            {"working_dir", c.working_dir},
+            {"uid", c.uid},
+            {"gid", c.gid},
+            {"additional_gids", c.additional_gids},
+            {"setup", c.setup},
+            {"cgroup_procs_files", c.cgroup_procs_files},
+            {"cgroup_v2_dir", c.cgroup_v2_dir},
+            {"log_path", c.log_path},
+            {"state_path", c.state_path},
+            {"exit_path", c.exit_path}};
+  return j.dump(2);
+}
+
+std::string SerializeMonitorState(const MonitorState& s) {
+  json j = {
+      {"monitor_pid", s.monitor_pid}, {"init_pid", s.init_pid}, {"started_at_ns", s.started_at_ns}};
+  return j.dump(2);
+}
+
+std::string SerializeMonitorExit(const MonitorExit& e) {
+  json j = {{"reason", e.reason},
+            {"message", e.message},
+            {"exit_code", e.exit_code},
+            {"signal", e.signal},
+            {"finished_at_ns", e.finished_at_ns}};
+  return j.dump(2);
+}
+
+std::string DescribeStartFailure(const StartReport& report) {
+  std::string detail(report.detail, strnlen(report.detail, sizeof(report.detail)));
+  if (report.stage == static_cast<int32_t>(StartStage::kSetup)) {
+    return "setup command " + std::to_string(report.setup_index + 1) + " (" + detail +
+           ") exited with code " + std::to_string(report.exit_code);
+  }
+  std::string message = StageName(report.stage);
+  if (!detail.empty()) message += ": " + detail;
+  if (report.error != 0) message += std::string(": ") + strerror(report.error);
+  return message;
+}
+
+namespace monitor_codec {
+
+bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::string* error) {
+  return CatchingDecode("monitor config", json_text, error, [out](const json& j) {
+    MonitorConfig c;
+    // Identity, rootfs, workload and output paths are required; the rest have defaults.
+    j.at("container_id").get_to(c.container_id);
+    j.at("bundle_dir").get_to(c.bundle_dir);
+    j.at("lower_dirs").get_to(c.lower_dirs);
+    j.at("upper_dir").get_to(c.upper_dir);
+    j.at("work_dir").get_to(c.work_dir);
+    j.at("rootfs_dir").get_to(c.rootfs_dir);
+    c.read_only_rootfs = j.value("read_only_rootfs", false);
+    for (const json& m : j.value("mounts", json::array())) {
+      c.mounts.push_back({m.at("source").get<std::string>(), m.at("destination").get<std::string>(),
+                          m.value("read_only", false)});
+    }
+    c.hostname = j.value("hostname", std::string());
+    c.new_network = j.value("new_network", true);
+    j.at("argv").get_to(c.argv);
+    c.env = j.value("env", std::vector<std::string>());
+    c.working_dir = j.value("working_dir", std::string("/"));
+    c.uid = j.value("uid", uid_t{0});
+    c.gid = j.value("gid", gid_t{0});
+    c.additional_gids = j.value("additional_gids", std::vector<gid_t>());
+    c.setup = j.value("setup", std::vector<std::string>());
+    c.cgroup_procs_files = j.value("cgroup_procs_files", std::vector<std::string>());
+    c.cgroup_v2_dir = j.value("cgroup_v2_dir", std::string());
+    j.at("log_path").get_to(c.log_path);
+    j.at("state_path").get_to(c.state_path);
+    j.at("exit_path").get_to(c.exit_path);
+    if (c.argv.empty()) throw std::invalid_argument("argv is empty");
+    if (c.lower_dirs.empty()) throw std::invalid_argument("lower_dirs is empty");
+    *out = std::move(c);
+  });
+}
+
+bool DecodeMonitorState(const std::string& json_text, MonitorState* out, std::string* error) {
+  return CatchingDecode("monitor state", json_text, error, [out](const json& j) {
+    MonitorState s;
+    j.at("monitor_pid").get_to(s.monitor_pid);
+    j.at("init_pid").get_to(s.init_pid);
+    j.at("started_at_ns").get_to(s.started_at_ns);
+    *out = s;
+  });
+}
+
+bool DecodeMonitorExit(const std::string& json_text, MonitorExit* out, std::string* error) {
+  return CatchingDecode("monitor exit", json_text, error, [out](const json& j) {
+    MonitorExit e;
+    j.at("reason").get_to(e.reason);
+    e.message = j.value("message", std::string());
+    j.at("exit_code").get_to(e.exit_code);
+    e.signal = j.value("signal", int32_t{0});
+    j.at("finished_at_ns").get_to(e.finished_at_ns);
+    *out = std::move(e);
+  });
+}
+
+}  // namespace monitor_codec
+}  // namespace quilt

@@ -1,0 +1,267 @@
+#include "quiltd/monitor/sandbox.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "quiltd/monitor/channel.h"
+
+namespace quilt {
+namespace {
+
+// mount_setattr(2) pieces; glibc 2.36's <sys/mount.h> and <linux/mount.h> clash, so the
+// ABI values are spelled out here.
+struct MountAttr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+constexpr uint64_t kMountAttrReadOnly = 0x00000001;
+
+bool Fail(StartReport* failure, StartStage stage, int error, const std::string& detail) {
+  SetStartFailure(failure, stage, error, detail.c_str());
+  return false;
+}
+
+bool FailMount(StartReport* failure, const std::string& detail) {
+  return Fail(failure, StartStage::kMounts, errno, detail);
+}
+
+std::string FdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+UniqueFd OpenResolvedInRoot(int root_fd, const std::string& path, uint64_t flags) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT;
+  return UniqueFd(static_cast<int>(syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof(how))));
+}
+
+// Opens `path` inside the rootfs as an O_PATH fd, creating missing directories (and, for a
+// file target, an empty file). RESOLVE_IN_ROOT makes ".." and absolute symlinks in the image
+// resolve against the rootfs, so an image cannot point a mount target at the host; each
+// component is created with mkdirat on its already-resolved parent for the same reason.
+UniqueFd OpenMountTarget(int root_fd, const std::string& path, bool directory) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  UniqueFd parent(dup(root_fd));
+  std::string prefix;
+  for (size_t i = 0; i < parts.size() && parent.valid(); ++i) {
+    prefix += "/" + parts[i];
+    bool is_dir = directory || i + 1 < parts.size();
+    uint64_t flags = O_PATH | (is_dir ? O_DIRECTORY : 0);
+    UniqueFd next = OpenResolvedInRoot(root_fd, prefix, flags);
+    if (!next.valid() && errno == ENOENT) {
+      if (is_dir) {
+        if (mkdirat(parent.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) return {};
+      } else {
+        UniqueFd created(openat(parent.get(), parts[i].c_str(),
+                                O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!created.valid() && errno != EEXIST) return {};
+      }
+      next = OpenResolvedInRoot(root_fd, prefix, flags);
+    }
+    parent = std::move(next);
+  }
+  return parent;
+}
+
+// Mounts onto `target` (a path inside the rootfs) through its resolved fd.
+bool MountInRoot(int root_fd, const char* source, const std::string& target, const char* fstype,
+                 unsigned long flags, const char* data, bool directory, StartReport* failure) {
+  UniqueFd fd = OpenMountTarget(root_fd, target, directory);
+  if (!fd.valid()) return FailMount(failure, "create mount point " + target);
+  if (mount(source, FdPath(fd.get()).c_str(), fstype, flags, data) != 0) {
+    return FailMount(failure, "mount " + target);
+  }
+  return true;
+}
+
+// Step a: nothing we mount may propagate back to the host's mount namespace.
+bool MakeMountsPrivate(StartReport* failure) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return FailMount(failure, "make / private");
+  }
+  return true;
+}
+
+// Step b: the overlay lives only in this mount namespace, so it vanishes with the container.
+bool MountOverlay(const MonitorConfig& config, StartReport* failure) {
+  std::string options = "lowerdir=";
+  for (size_t i = 0; i < config.lower_dirs.size(); ++i) {
+    if (i > 0) options += ':';
+    options += config.lower_dirs[i];
+  }
+  options += ",upperdir=" + config.upper_dir + ",workdir=" + config.work_dir;
+  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) != 0) {
+    return FailMount(failure, "mount overlay on " + config.rootfs_dir);
+  }
+  return true;
+}
+
+bool PopulateDev(int root_fd, StartReport* failure) {
+  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    std::string host = std::string("/dev/") + name;
+    if (!MountInRoot(root_fd, host.c_str(), host, nullptr, MS_BIND, nullptr, false, failure)) {
+      return false;
+    }
+  }
+  if (!MountInRoot(root_fd, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                   "newinstance,ptmxmode=0666,mode=620,gid=5", true, failure) ||
+      !MountInRoot(root_fd, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", true,
+                   failure)) {
+    return false;
+  }
+  UniqueFd dev = OpenMountTarget(root_fd, "/dev", true);
+  if (!dev.valid()) return FailMount(failure, "open /dev");
+  const char* links[][2] = {{"pts/ptmx", "ptmx"},
+                            {"/proc/self/fd", "fd"},
+                            {"/proc/self/fd/0", "stdin"},
+                            {"/proc/self/fd/1", "stdout"},
+                            {"/proc/self/fd/2", "stderr"}};
+  for (const auto& link : links) {
+    if (symlinkat(link[0], dev.get(), link[1]) != 0) {
+      return FailMount(failure, std::string("symlink /dev/") + link[1]);
+    }
+  }
+  return true;
+}
+
+// A read-only recursive bind of the host's /sys, for when sysfs cannot be mounted (sysfs
+// checks the caller's network namespace). mount_setattr(AT_RECURSIVE) also makes the
+// submounts (/sys/fs/cgroup/...) read-only, which a MS_REMOUNT would not.
+bool BindSysReadOnly(int root_fd, StartReport* failure) {
+  if (!MountInRoot(root_fd, "/sys", "/sys", nullptr, MS_BIND | MS_REC, nullptr, true, failure)) {
+    return false;
+  }
+  UniqueFd sys = OpenMountTarget(root_fd, "/sys", true);
+  MountAttr attr{kMountAttrReadOnly, 0, 0, 0};
+  if (!sys.valid() || syscall(SYS_mount_setattr, sys.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                              sizeof(attr)) != 0) {
+    return FailMount(failure, "remount /sys read-only");
+  }
+  return true;
+}
+
+// Step c: the kernel file systems.
+bool MountSpecialFileSystems(int root_fd, StartReport* failure) {
+  if (!MountInRoot(root_fd, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr,
+                   true, failure) ||
+      !MountInRoot(root_fd, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k",
+                   true, failure) ||
+      !PopulateDev(root_fd, failure)) {
+    return false;
+  }
+  StartReport sysfs_failure;
+  if (MountInRoot(root_fd, "sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  nullptr, true, &sysfs_failure)) {
+    return true;
+  }
+  if (sysfs_failure.error != EPERM) {
+    *failure = sysfs_failure;
+    return false;
+  }
+  return BindSysReadOnly(root_fd, failure);
+}
+
+// Step d: a read-only bind keeps the source mount's nosuid/nodev/noexec, since a remount
+// that would drop a locked flag fails with EPERM.
+bool MountBind(int root_fd, const BindMount& bind, StartReport* failure) {
+  struct stat st {};
+  if (stat(bind.source.c_str(), &st) != 0) return FailMount(failure, "stat " + bind.source);
+  bool directory = S_ISDIR(st.st_mode);
+  if (!MountInRoot(root_fd, bind.source.c_str(), bind.destination, nullptr, MS_BIND | MS_REC,
+                   nullptr, directory, failure)) {
+    return false;
+  }
+  if (!bind.read_only) return true;
+  struct statvfs vfs {};
+  if (statvfs(bind.source.c_str(), &vfs) != 0) return FailMount(failure, "statvfs " + bind.source);
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+  if (vfs.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (vfs.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (vfs.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  // Reopen: the fd used for the bind names the directory under the new mount, not the mount.
+  return MountInRoot(root_fd, nullptr, bind.destination, nullptr, flags, nullptr, directory,
+                     failure);
+}
+
+bool BringUpLoopback(StartReport* failure) {
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq request{};
+  snprintf(request.ifr_name, sizeof(request.ifr_name), "lo");
+  if (!sock.valid() || ioctl(sock.get(), SIOCGIFFLAGS, &request) != 0) {
+    return Fail(failure, StartStage::kIdentity, errno, "get flags of lo");
+  }
+  request.ifr_flags |= IFF_UP;
+  if (ioctl(sock.get(), SIOCSIFFLAGS, &request) != 0) {
+    return Fail(failure, StartStage::kIdentity, errno, "bring up lo");
+  }
+  return true;
+}
+
+// Step f.
+bool SetIdentity(const MonitorConfig& config, StartReport* failure) {
+  if (!config.hostname.empty() &&
+      sethostname(config.hostname.data(), config.hostname.size()) != 0) {
+    return Fail(failure, StartStage::kIdentity, errno, "sethostname " + config.hostname);
+  }
+  return !config.new_network || BringUpLoopback(failure);
+}
+
+// Step g: pivot_root(".", ".") stacks the old root on top of the new one; detaching "."
+// then removes the old root without needing a directory for it inside the image.
+bool PivotRoot(const std::string& rootfs, StartReport* failure) {
+  if (chdir(rootfs.c_str()) != 0) {
+    return Fail(failure, StartStage::kPivotRoot, errno, "chdir " + rootfs);
+  }
+  if (syscall(SYS_pivot_root, ".", ".") != 0) {
+    return Fail(failure, StartStage::kPivotRoot, errno, "pivot_root " + rootfs);
+  }
+  if (umount2(".", MNT_DETACH) != 0) {
+    return Fail(failure, StartStage::kPivotRoot, errno, "detach old root");
+  }
+  if (chdir("/") != 0) return Fail(failure, StartStage::kPivotRoot, errno, "chdir /");
+  return true;
+}
+
+}  // namespace
+
+bool SetUpSandbox(const MonitorConfig& config, StartReport* failure) {
+  if (!MakeMountsPrivate(failure) || !MountOverlay(config, failure)) return false;
+  // Opened after the overlay mount so that it is the overlay's root.
+  UniqueFd root(open(config.rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return FailMount(failure, "open " + config.rootfs_dir);
+  if (!MountSpecialFileSystems(root.get(), failure)) return false;
+  for (const BindMount& bind : config.mounts) {
+    if (!MountBind(root.get(), bind, failure)) return false;
+  }
+  // Step e, after the other mounts so they keep their own mode.
+  if (config.read_only_rootfs && mount(nullptr, config.rootfs_dir.c_str(), nullptr,
+                                       MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    return FailMount(failure, "remount / read-only");
+  }
+  root.Reset();
+  return SetIdentity(config, failure) && PivotRoot(config.rootfs_dir, failure);
+}
+
+}  // namespace quilt

@@ -1,0 +1,92 @@
+#include "quiltd/runtime/monitor_launcher.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/fs.h"
+#include "common/process.h"
+#include "common/status_macros.h"
+
+extern char** environ;
+
+namespace quilt {
+
+// EOF or a short read means the monitor died before reporting.
+StartReport MonitorLauncher::AwaitReport(const UniqueFd& start_pipe) {
+  const int fd = start_pipe.get();
+  StartReport report;
+  size_t got = 0;
+  auto* bytes = reinterpret_cast<char*>(&report);
+  while (got < sizeof(report)) {
+    ssize_t n = ::read(fd, bytes + got, sizeof(report) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got != sizeof(report)) {
+    report = StartReport{};
+    report.kind = StartReport::kFailed;
+    report.stage = static_cast<int32_t>(StartStage::kNone);
+    std::snprintf(report.detail, sizeof(report.detail), "monitor exited without reporting");
+  }
+  report.detail[sizeof(report.detail) - 1] = '\0';
+  return report;
+}
+
+absl::StatusOr<LaunchedMonitor> MonitorLauncher::Spawn(const MonitorConfig& config,
+                                                       const std::string& monitor_log,
+                                                       UniqueFd* start_pipe) const {
+  QUILT_RETURN_IF_ERROR(
+      WriteFileAtomically(config.bundle_dir + "/config.json", SerializeMonitorConfig(config)));
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus("create start pipe");
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+
+  // posix_spawn (vfork-style in glibc) is safe from a multi-threaded daemon. dup2 onto 3
+  // clears CLOEXEC on the copy, so only fds 0-3 reach the monitor.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, monitor_log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0640);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // The monitor must not inherit quiltd's blocked signal mask (quiltd blocks SIGTERM/SIGINT
+  // for its signal-waiting thread) or default handlers we changed.
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::string arg0 = "quilt-monitor";
+  std::string arg1 = config.bundle_dir;
+  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, monitor_path_.c_str(), &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return ErrnoStatus(err, absl::StrCat("spawn monitor ", monitor_path_));
+  write_end.Reset();
+
+  LaunchedMonitor launched;
+  launched.pid = pid;
+  // The monitor is our unreaped child, so its pid cannot be reused before we wait for it.
+  QUILT_ASSIGN_OR_RETURN(launched.pidfd, OpenPidfd(pid));
+  launched.start_ticks = ProcessStartTicks(pid).value_or(0);
+  *start_pipe = std::move(read_end);
+  return launched;
+}
+
+}  // namespace quilt

@@ -1,0 +1,486 @@
+#include "quiltd/runtime/runtime.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/fs.h"
+#include "common/logging.h"
+#include "common/process.h"
+#include "common/status_macros.h"
+#include "common/validation.h"
+#include "quiltd/runtime/bundle.h"
+#include "quiltd/runtime/user_resolver.h"
+
+namespace quilt {
+namespace {
+
+constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// How long to wait for a SIGKILLed container to be reported gone before giving up.
+constexpr absl::Duration kKillTimeout = absl::Seconds(10);
+
+std::string Short(const std::string& id) { return id.substr(0, 12); }
+
+const char* StateName(ContainerState state) {
+  switch (state) {
+    case ContainerState::kCreated:
+      return "created";
+    case ContainerState::kRunning:
+      return "running";
+    case ContainerState::kExited:
+      return "exited";
+    case ContainerState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+bool Finished(ContainerState state) {
+  return state == ContainerState::kExited || state == ContainerState::kFailed;
+}
+
+// The workload's environment: defaults a shell user expects, overridden by the spec.
+std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedUser& user) {
+  std::vector<std::string> env = {absl::StrCat("PATH=", kDefaultPath),
+                                  absl::StrCat("HOSTNAME=", spec.hostname()),
+                                  absl::StrCat("HOME=", user.home)};
+  for (const std::string& entry : spec.env()) {
+    const std::string key = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (std::string& existing : env) {
+      if (absl::StartsWith(existing, key)) {
+        existing = entry;
+        replaced = true;
+      }
+    }
+    if (!replaced) env.push_back(entry);
+  }
+  return env;
+}
+
+absl::StatusOr<v1::ContainerSpec> SpecOf(const ContainerRecord& record) {
+  v1::ContainerSpec spec;
+  if (!spec.ParseFromString(record.spec)) {
+    return absl::DataLossError(absl::StrCat("container ", Short(record.id), ": corrupt spec"));
+  }
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) {
+  QUILT_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/containers", 0700));
+  QUILT_ASSIGN_OR_RETURN(auto cgroups, CgroupManager::Create(options.cgroup_parent));
+  QUILT_ASSIGN_OR_RETURN(auto store, StateStore::Open(options.state_dir));
+  QUILT_ASSIGN_OR_RETURN(auto images, ImageStore::Open(options.state_dir));
+  QUILT_ASSIGN_OR_RETURN(auto exit_watcher, ExitWatcher::Create());
+  QUILT_ASSIGN_OR_RETURN(auto log_watcher, LogWatcher::Create());
+  std::unique_ptr<Runtime> runtime(new Runtime(options, std::move(store), std::move(images),
+                                               std::move(cgroups), std::move(exit_watcher),
+                                               std::move(log_watcher)));
+  runtime->Recover();
+  return runtime;
+}
+
+Runtime::Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
+                 std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
+                 std::unique_ptr<ExitWatcher> exit_watcher,
+                 std::unique_ptr<LogWatcher> log_watcher)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      images_(std::move(images)),
+      cgroups_(std::move(cgroups)),
+      exit_watcher_(std::move(exit_watcher)),
+      log_watcher_(std::move(log_watcher)),
+      launcher_(options_.monitor_path) {}
+
+// Stop watching before anything the callbacks touch goes away. Monitors keep running.
+Runtime::~Runtime() {
+  exit_watcher_.reset();
+  log_watcher_.reset();
+}
+
+absl::StatusOr<ImageRecord> Runtime::ResolveImage(const std::string& ref) {
+  if (!ref.empty() && ref[0] == '/') {
+    QUILT_ASSIGN_OR_RETURN(ImportResult imported, images_->Import(ref, ""));
+    return imported.image;
+  }
+  if (!ref.empty()) return images_->Resolve(ref);
+  absl::MutexLock lock(&default_image_mu_);
+  absl::StatusOr<ImageRecord> existing = images_->Resolve("default");
+  if (existing.ok() || existing.status().code() != absl::StatusCode::kNotFound) return existing;
+  if (options_.default_image_path.empty()) {
+    return absl::FailedPreconditionError("no image given and no default image configured");
+  }
+  absl::StatusOr<ImportResult> imported = images_->Import(options_.default_image_path, "default");
+  if (!imported.ok()) return Annotate(imported.status(), "import the default image");
+  return imported->image;
+}
+
+absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec& requested) {
+  QUILT_ASSIGN_OR_RETURN(ImageRecord image, ResolveImage(requested.image()));
+  v1::ContainerSpec spec = requested;
+  ContainerRecord record;
+  record.id = NewContainerId();
+  if (spec.hostname().empty()) spec.set_hostname(Short(record.id));
+  if (spec.working_dir().empty()) spec.set_working_dir("/");
+  if (spec.network() == v1::NETWORK_MODE_UNSPECIFIED) spec.set_network(v1::NETWORK_MODE_NONE);
+  for (int i = 0; i < spec.mounts_size(); ++i) {
+    struct stat st;
+    if (::stat(spec.mounts(i).source().c_str(), &st) != 0) {
+      return ErrnoStatus(EINVAL, absl::StrCat("spec.mounts[", i, "].source ",
+                                              spec.mounts(i).source(), ": ", strerror(errno)));
+    }
+  }
+  // Resolve the user now so that a bad one fails Create, not a later Start.
+  QUILT_RETURN_IF_ERROR(ResolveUser(images_->RootfsDir(image.digest), spec.user()).status());
+
+  const Bundle bundle(ContainersDir(), record.id);
+  auto remove_bundle = absl::MakeCleanup([&] { (void)RemoveTree(bundle.dir); });
+  for (const auto& [dir, mode] : {std::pair{bundle.dir, 0700}, {bundle.upper(), 0755},
+                                  {bundle.work(), 0700}, {bundle.rootfs(), 0755}}) {
+    if (::mkdir(dir.c_str(), mode) != 0) return ErrnoStatus(absl::StrCat("mkdir ", dir));
+  }
+  record.name = spec.name();
+  record.image_digest = image.digest;
+  spec.SerializeToString(&record.spec);
+  record.state = ContainerState::kCreated;
+  record.created_at_ns = absl::GetCurrentTimeNanos();
+  QUILT_RETURN_IF_ERROR(store_->Insert(record));
+  std::move(remove_bundle).Cancel();
+  QUILT_LOG(INFO) << "created container " << record.id
+                  << (record.name.empty() ? "" : " name=" + record.name);
+  return record;
+}
+
+absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord& record,
+                                                          const v1::ContainerSpec& spec,
+                                                          const CgroupPlacement& placement) const {
+  const std::string image_rootfs = images_->RootfsDir(record.image_digest);
+  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(image_rootfs, spec.user()));
+  const Bundle bundle(ContainersDir(), record.id);
+  MonitorConfig config;
+  config.container_id = record.id;
+  config.bundle_dir = bundle.dir;
+  config.lower_dirs = {image_rootfs};
+  config.upper_dir = bundle.upper();
+  config.work_dir = bundle.work();
+  config.rootfs_dir = bundle.rootfs();
+  config.read_only_rootfs = spec.read_only_rootfs();
+  for (const v1::Mount& mount : spec.mounts()) {
+    config.mounts.push_back({mount.source(), mount.destination(), mount.read_only()});
+  }
+  config.hostname = spec.hostname();
+  config.new_network = spec.network() != v1::NETWORK_MODE_HOST;
+  config.argv.assign(spec.command().begin(), spec.command().end());
+  config.env = BuildEnv(spec, user);
+  config.working_dir = spec.working_dir();
+  config.uid = user.uid;
+  config.gid = user.gid;
+  config.additional_gids = user.additional_gids;
+  config.setup.assign(spec.setup().begin(), spec.setup().end());
+  config.cgroup_procs_files = placement.procs_files;
+  config.cgroup_v2_dir = placement.v2_dir;
+  config.log_path = bundle.log();
+  config.state_path = bundle.state();
+  config.exit_path = bundle.exit();
+  return config;
+}
+
+absl::Status Runtime::Claim(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  Live& live = live_[id];
+  if (live.busy) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", Short(id), " is busy starting or being removed"));
+  }
+  live.busy = true;
+  return absl::OkStatus();
+}
+
+void Runtime::Release(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(id);
+  if (it != live_.end()) it->second.busy = false;
+}
+
+absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  QUILT_RETURN_IF_ERROR(Claim(record.id));
+  auto release = absl::MakeCleanup([&] { Release(record.id); });
+  // Re-read under the claim: another Start may have finished between Resolve and Claim.
+  QUILT_ASSIGN_OR_RETURN(record, store_->Get(record.id));
+  if (record.state != ContainerState::kCreated) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "start ", Short(record.id), ": container is ", StateName(record.state),
+        " (only created containers can be started)"));
+  }
+  QUILT_ASSIGN_OR_RETURN(v1::ContainerSpec spec, SpecOf(record));
+  CgroupLimits limits;
+  limits.memory_bytes = spec.resources().memory_bytes();
+  limits.cpus = spec.resources().cpus();
+  limits.pids_max = spec.resources().pids_max();
+  QUILT_ASSIGN_OR_RETURN(CgroupPlacement placement, cgroups_->CreateContainer(record.id, limits));
+  auto remove_cgroup = absl::MakeCleanup([&] { (void)cgroups_->RemoveContainer(record.id); });
+
+  QUILT_ASSIGN_OR_RETURN(MonitorConfig config, BuildMonitorConfig(record, spec, placement));
+  UniqueFd start_pipe;
+  QUILT_ASSIGN_OR_RETURN(
+      LaunchedMonitor monitor,
+      launcher_.Spawn(config, Bundle(ContainersDir(), record.id).monitor_log(), &start_pipe));
+  std::move(remove_cgroup).Cancel();
+  // Recorded before waiting, so a restarted quiltd finds and adopts this monitor.
+  record.monitor_pid = monitor.pid;
+  record.monitor_start_ticks = monitor.start_ticks;
+  QUILT_RETURN_IF_ERROR(store_->Update(record));
+
+  const StartReport report = MonitorLauncher::AwaitReport(start_pipe);
+  if (report.kind == StartReport::kRunning) {
+    record.init_pid = report.init_pid;
+    return FinishRunningStart(std::move(record), std::move(monitor));
+  }
+  // The monitor writes exit.json and exits right after a failure report: reap it here. A
+  // monitor that died without one gets an exit file from its report.
+  ::waitpid(monitor.pid, nullptr, 0);
+  const std::string exit_path = Bundle(ContainersDir(), record.id).exit();
+  if (!ReadFile(exit_path).ok()) {
+    MonitorExit exit;
+    exit.reason = "StartFailed";
+    exit.message = DescribeStartFailure(report);
+    exit.exit_code = 125;
+    exit.finished_at_ns = absl::GetCurrentTimeNanos();
+    QUILT_RETURN_IF_ERROR(WriteFileAtomically(exit_path, SerializeMonitorExit(exit)));
+  }
+  OnMonitorExit(record.id);
+  return store_->Get(record.id);
+}
+
+absl::StatusOr<ContainerRecord> Runtime::FinishRunningStart(ContainerRecord record,
+                                                            LaunchedMonitor monitor) {
+  const Bundle bundle(ContainersDir(), record.id);
+  absl::StatusOr<std::string> state_text = ReadFile(bundle.state());
+  absl::StatusOr<MonitorState> state =
+      state_text.ok() ? ParseMonitorState(*state_text) : state_text.status();
+  record.state = ContainerState::kRunning;
+  record.started_at_ns = state.ok() ? state->started_at_ns : absl::GetCurrentTimeNanos();
+  absl::StatusOr<UniqueFd> init_pidfd = OpenPidfd(record.init_pid);
+  record.init_start_ticks = ProcessStartTicks(record.init_pid).value_or(0);
+  QUILT_RETURN_IF_ERROR(store_->Update(record));
+  {
+    absl::MutexLock lock(&mu_);
+    if (init_pidfd.ok()) live_[record.id].init_pidfd = std::move(*init_pidfd);
+  }
+  QUILT_RETURN_IF_ERROR(WatchMonitor(record.id, std::move(monitor.pidfd)));
+  QUILT_LOG(INFO) << "started container " << record.id << " init pid " << record.init_pid;
+  return record;
+}
+
+absl::Status Runtime::WatchMonitor(const std::string& id, UniqueFd pidfd) {
+  return exit_watcher_->Watch(std::move(pidfd), [this, id] { OnMonitorExit(id); });
+}
+
+ContainerRecord Runtime::MarkFailed(ContainerRecord record, const std::string& reason,
+                                    const std::string& message) {
+  record.state = ContainerState::kFailed;
+  record.reason = reason;
+  record.message = message;
+  record.finished_at_ns = absl::GetCurrentTimeNanos();
+  return record;
+}
+
+void Runtime::OnMonitorExit(const std::string& id) {
+  absl::StatusOr<ContainerRecord> found = store_->Get(id);
+  if (!found.ok()) return;
+  ContainerRecord record = *std::move(found);
+  const Bundle bundle(ContainersDir(), id);
+  absl::StatusOr<std::string> text = ReadFile(bundle.exit());
+  absl::StatusOr<MonitorExit> exit =
+      text.ok() ? ParseMonitorExit(*text) : absl::StatusOr<MonitorExit>(text.status());
+  if (!exit.ok()) {
+    record = MarkFailed(std::move(record), "MonitorLost",
+                        "the container's monitor exited without recording its end");
+  } else {
+    record.exit_code = exit->exit_code;
+    record.exit_signal = exit->signal;
+    record.finished_at_ns = exit->finished_at_ns;
+    record.message = exit->message;
+    if (exit->reason == "Exited") {
+      record.state = ContainerState::kExited;
+      const bool oom = exit->signal == SIGKILL && cgroups_->OomKills(id) > 0;
+      record.reason = oom ? "OOMKilled" : (exit->signal != 0 ? "Killed" : "Exited");
+    } else {
+      record.state = ContainerState::kFailed;
+      record.reason = exit->reason;
+    }
+  }
+  record.init_pid = 0;
+  if (absl::Status removed = cgroups_->RemoveContainer(id); !removed.ok()) {
+    QUILT_LOG(WARNING) << "container " << id << ": " << removed;
+  }
+  if (absl::Status updated = store_->Update(record); !updated.ok()) {
+    QUILT_LOG(ERROR) << "record exit of container " << id << ": " << updated;
+  }
+  std::vector<RecordCallback> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = live_.find(id);
+    if (it != live_.end()) {
+      waiters = std::move(it->second.waiters);
+      it->second.waiters.clear();
+      it->second.init_pidfd.Reset();
+      if (!it->second.busy) live_.erase(it);
+    }
+  }
+  QUILT_LOG(INFO) << "container " << id << " " << record.reason << " code " << record.exit_code;
+  log_watcher_->Notify(bundle.log());
+  for (RecordCallback& waiter : waiters) waiter(record);
+}
+
+absl::StatusOr<ContainerRecord> Runtime::Get(const std::string& ref) const {
+  return store_->Resolve(ref);
+}
+
+absl::StatusOr<std::vector<ContainerRecord>> Runtime::List() const { return store_->List(); }
+
+void Runtime::Wait(const std::string& ref, RecordCallback done) {
+  absl::StatusOr<ContainerRecord> record = store_->Resolve(ref);
+  if (!record.ok()) return done(record.status());
+  {
+    absl::MutexLock lock(&mu_);
+    // Read again under mu_: OnMonitorExit updates the store before it takes the waiters
+    // under mu_, so either we see the end here or our waiter is taken and called.
+    record = store_->Get(record->id);
+    if (record.ok() && !Finished(record->state)) {
+      live_[record->id].waiters.push_back(std::move(done));
+      return;
+    }
+  }
+  done(std::move(record));
+}
+
+absl::StatusOr<ContainerRecord> Runtime::Stop(const std::string& ref, absl::Duration grace,
+                                              int signal) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  if (record.state != ContainerState::kRunning) return record;
+
+  struct Outcome {
+    absl::Notification done;
+    absl::StatusOr<ContainerRecord> record;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  Wait(record.id, [outcome](absl::StatusOr<ContainerRecord> r) {
+    outcome->record = std::move(r);
+    outcome->done.Notify();
+  });
+  if (absl::Status sent = Kill(record.id, signal); !sent.ok() && !outcome->done.HasBeenNotified()) {
+    QUILT_LOG(WARNING) << "stop " << record.id << ": " << sent;
+  }
+  if (!outcome->done.WaitForNotificationWithTimeout(grace)) {
+    (void)Kill(record.id, SIGKILL);
+    if (!outcome->done.WaitForNotificationWithTimeout(kKillTimeout)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("stop ", Short(record.id), ": still running after SIGKILL"));
+    }
+  }
+  return outcome->record;
+}
+
+absl::Status Runtime::Kill(const std::string& ref, int signal) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  if (record.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("kill ", Short(record.id), ": container is ", StateName(record.state)));
+  }
+  absl::MutexLock lock(&mu_);
+  Live& live = live_[record.id];
+  if (!live.init_pidfd) {
+    absl::StatusOr<UniqueFd> fd = OpenPidfdIfSame(record.init_pid, record.init_start_ticks);
+    if (!fd.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("kill ", Short(record.id), ": container init is gone"));
+    }
+    live.init_pidfd = std::move(*fd);
+  }
+  // The init forwards catchable signals to the workload; SIGKILL ends the init and with
+  // it, by the kernel, every process in the container's pid namespace.
+  absl::Status sent = SignalPidfd(live.init_pidfd.get(), signal);
+  if (absl::IsNotFound(sent)) return absl::OkStatus();  // exited meanwhile: nothing to do
+  return sent;
+}
+
+absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  const std::string id = record.id;
+  QUILT_RETURN_IF_ERROR(Claim(id));
+  auto release = absl::MakeCleanup([&] { Release(id); });
+  QUILT_ASSIGN_OR_RETURN(record, store_->Get(id));
+  if (record.state == ContainerState::kRunning) {
+    if (!force) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "remove ", Short(id), ": container is running (stop it first, or force)"));
+    }
+    QUILT_ASSIGN_OR_RETURN(record, Stop(id, absl::ZeroDuration(), SIGKILL));
+  }
+  QUILT_RETURN_IF_ERROR(cgroups_->RemoveContainer(id));
+  const Bundle bundle(ContainersDir(), id);
+  QUILT_RETURN_IF_ERROR(RemoveTree(bundle.dir));
+  QUILT_RETURN_IF_ERROR(store_->Delete(id));
+  std::vector<RecordCallback> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = live_.find(id);
+    if (it != live_.end()) {
+      waiters = std::move(it->second.waiters);
+      live_.erase(it);
+    }
+  }
+  std::move(release).Cancel();
+  log_watcher_->Notify(bundle.log());
+  for (RecordCallback& waiter : waiters) {
+    waiter(absl::NotFoundError(absl::StrCat("container ", Short(id), " was removed")));
+  }
+  QUILT_LOG(INFO) << "removed container " << id;
+  return id;
+}
+
+absl::StatusOr<std::string> Runtime::LogPath(const std::string& ref) const {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  return Bundle(ContainersDir(), record.id).log();
+}
+
+bool Runtime::LogComplete(const std::string& id) const {
+  absl::StatusOr<ContainerRecord> record = store_->Get(id);
+  return !record.ok() || Finished(record->state);
+}
+
+absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path,
+                                                  const std::string& name) {
+  return images_->Import(path, name);
+}
+
+std::vector<ImageRecord> Runtime::ListImages() const { return images_->List(); }
+
+absl::StatusOr<std::string> Runtime::RemoveImage(const std::string& ref, bool force) {
+  QUILT_ASSIGN_OR_RETURN(ImageRecord image, images_->Resolve(ref));
+  QUILT_ASSIGN_OR_RETURN(std::vector<ContainerRecord> containers, store_->List());
+  for (const ContainerRecord& c : containers) {
+    if (c.image_digest != image.digest) continue;
+    // A running container's rootfs sits on the image: never pull it away, even forced.
+    if (!force || c.state == ContainerState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "remove image ", image.digest.substr(0, 19), ": used by container ", Short(c.id),
+          force ? " (running)" : " (remove it first, or force)"));
+    }
+  }
+  QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));
+  return image.digest;
+}
+
+}  // namespace quilt

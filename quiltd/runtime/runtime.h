@@ -1,0 +1,135 @@
+// The container lifecycle: the only place that knows the order of steps.
+//
+//   Create:  resolve image -> bundle dirs -> resolve user -> row in the store (CREATED)
+//   Start:   cgroup with limits -> config.json -> spawn monitor -> start report
+//            -> RUNNING (or FAILED with the reason), then watch the monitor
+//   exit:    exit.json + OOM counter -> EXITED -> cgroup removed -> waiters woken
+//   Remove:  kill if forced -> cgroup -> bundle dir -> row
+// Every transition is written to the store before the caller hears of it. Methods block
+// (the service runs them on its thread pool) except Wait, which calls back.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "quilt/v1/quilt.pb.h"
+#include "quiltd/cgroup/cgroup_manager.h"
+#include "quiltd/image/image_store.h"
+#include "quiltd/logs/log_watcher.h"
+#include "quiltd/runtime/exit_watcher.h"
+#include "quiltd/runtime/monitor_launcher.h"
+#include "quiltd/store/state_store.h"
+
+namespace quilt {
+
+struct RuntimeOptions {
+  std::string state_dir;           // absolute, symlink-free
+  std::string cgroup_parent;       // empty: quiltd's own cgroup
+  std::string monitor_path;        // the quilt-monitor executable
+  std::string default_image_path;  // tarball imported as "default" on first use
+};
+
+class Runtime {
+ public:
+  using RecordCallback = std::function<void(absl::StatusOr<ContainerRecord>)>;
+
+  // Opens the stores, discovers cgroups and reconciles every container with reality (see
+  // Recover). Call before any other thread uses libcgroup.
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(const RuntimeOptions& options);
+  ~Runtime();
+
+  // Creates a container from a validated spec (the service checked every field).
+  // NOT_FOUND when the image is unknown; ALREADY_EXISTS when the name is taken.
+  absl::StatusOr<ContainerRecord> CreateContainer(const v1::ContainerSpec& spec);
+
+  // Starts a CREATED container and blocks until the workload runs or starting failed; a
+  // failure is a FAILED record, not an error. FAILED_PRECONDITION in any other state.
+  absl::StatusOr<ContainerRecord> Start(const std::string& ref);
+
+  absl::StatusOr<ContainerRecord> Get(const std::string& ref) const;
+  absl::StatusOr<std::vector<ContainerRecord>> List() const;
+
+  // Calls `done` once the container is not running (at once if it is not).
+  void Wait(const std::string& ref, RecordCallback done);
+
+  // Sends `signal` to the workload, waits up to `grace`, then SIGKILLs the container and
+  // waits for it to exit. A container that is not running is returned as it is.
+  absl::StatusOr<ContainerRecord> Stop(const std::string& ref, absl::Duration grace, int signal);
+
+  // Sends one signal (SIGKILL ends the whole container). FAILED_PRECONDITION unless running.
+  absl::Status Kill(const std::string& ref, int signal);
+
+  // Removes a container and all it owns; returns its id. FAILED_PRECONDITION when it is
+  // running (unless `force`) or starting.
+  absl::StatusOr<std::string> Remove(const std::string& ref, bool force);
+
+  // The log file of a container and whether it can still grow.
+  absl::StatusOr<std::string> LogPath(const std::string& ref) const;
+  // True once the container can write no more output (exited, failed, removed).
+  bool LogComplete(const std::string& id) const;
+  LogWatcher& log_watcher() { return *log_watcher_; }
+
+  absl::StatusOr<ImportResult> ImportImage(const std::string& path, const std::string& name);
+  std::vector<ImageRecord> ListImages() const;
+  // Returns the removed digest. FAILED_PRECONDITION while a container uses it, unless `force`.
+  absl::StatusOr<std::string> RemoveImage(const std::string& ref, bool force);
+
+  std::string CgroupModeName() const { return cgroups_->ModeName(); }
+
+ private:
+  // What quiltd holds in memory for a started container.
+  struct Live {
+    bool busy = false;  // a Start or Remove is in progress
+    UniqueFd init_pidfd;
+    std::vector<RecordCallback> waiters;
+  };
+
+  Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
+          std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
+          std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher);
+
+  absl::StatusOr<ImageRecord> ResolveImage(const std::string& ref);
+  absl::StatusOr<MonitorConfig> BuildMonitorConfig(const ContainerRecord& record,
+                                                   const v1::ContainerSpec& spec,
+                                                   const CgroupPlacement& placement) const;
+  absl::StatusOr<ContainerRecord> FinishFailedStart(ContainerRecord record,
+                                                    LaunchedMonitor& monitor);
+  absl::StatusOr<ContainerRecord> FinishRunningStart(ContainerRecord record,
+                                                     LaunchedMonitor monitor);
+  absl::Status WatchMonitor(const std::string& id, UniqueFd pidfd);
+  // Records a container's end from its exit file (monitor gone) and wakes its waiters.
+  void OnMonitorExit(const std::string& id);
+  void Recover();
+  void RecoverContainer(ContainerRecord record);
+  void RemoveOrphans();
+  // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
+  absl::Status Claim(const std::string& id);
+  void Release(const std::string& id);
+  // Fails a record that cannot run any more and cleans up its cgroup.
+  ContainerRecord MarkFailed(ContainerRecord record, const std::string& reason,
+                             const std::string& message);
+
+  std::string ContainersDir() const { return options_.state_dir + "/containers"; }
+
+  const RuntimeOptions options_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<CgroupManager> cgroups_;
+  std::unique_ptr<ExitWatcher> exit_watcher_;
+  std::unique_ptr<LogWatcher> log_watcher_;
+  MonitorLauncher launcher_;
+
+  absl::Mutex default_image_mu_;  // one first-use import of the default image at a time
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace quilt

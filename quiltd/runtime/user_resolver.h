@@ -1,0 +1,26 @@
+// Turns a spec's "user" ("uid", "uid:gid", "name", "name:group") into numeric ids using the
+// image's own /etc/passwd and /etc/group (never the host's NSS: names mean what the image says).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace quilt {
+
+struct ResolvedUser {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;
+  std::string home = "/root";
+};
+
+// Resolves `user` against the passwd and group files of the rootfs at `rootfs_dir`. Files are
+// opened inside the rootfs (RESOLVE_IN_ROOT) so an image symlink cannot make quiltd read a
+// host file. INVALID_ARGUMENT naming spec.user when a name is unknown or a number is bad.
+absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const std::string& user);
+
+}  // namespace quilt

@@ -1,0 +1,143 @@
+#include "quiltd/service/containers_service.h"
+
+#include <csignal>
+
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "quiltd/service/logs_reactor.h"
+#include "quiltd/service/proto_conversion.h"
+#include "quiltd/service/request_validation.h"
+#include "quiltd/service/unary.h"
+
+namespace quilt {
+namespace {
+
+constexpr int kDefaultStopSeconds = 10;
+
+bool Matches(const v1::ListRequest& request, const ContainerRecord& record) {
+  if (request.state() != v1::CONTAINER_STATE_UNSPECIFIED) {
+    if (ToProto(record.state) != request.state()) return false;
+  } else if (!request.all() && record.state != ContainerState::kRunning) {
+    return false;
+  }
+  return request.name_contains().empty() ||
+         absl::StrContains(record.name, request.name_contains());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ContainersService::Create(grpc::CallbackServerContext* context,
+                                                    const v1::CreateRequest* request,
+                                                    v1::CreateResponse* response) {
+  if (absl::Status valid = ValidateSpec(request->spec()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(ContainerRecord record, runtime_->CreateContainer(request->spec()));
+    if (request->start()) {
+      QUILT_ASSIGN_OR_RETURN(record, runtime_->Start(record.id));
+    }
+    *response->mutable_container() = ToProto(record);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ContainersService::Start(grpc::CallbackServerContext* context,
+                                                   const v1::StartRequest* request,
+                                                   v1::StartResponse* response) {
+  if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(ContainerRecord record, runtime_->Start(request->ref()));
+    *response->mutable_container() = ToProto(record);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ContainersService::Get(grpc::CallbackServerContext* context,
+                                                 const v1::GetRequest* request,
+                                                 v1::GetResponse* response) {
+  absl::Status status = ValidateRef(request->ref());
+  if (status.ok()) {
+    absl::StatusOr<ContainerRecord> record = runtime_->Get(request->ref());
+    status = record.status();
+    if (record.ok()) *response->mutable_container() = ToProto(*record);
+  }
+  return FinishNow(context, status);
+}
+
+grpc::ServerUnaryReactor* ContainersService::List(grpc::CallbackServerContext* context,
+                                                  const v1::ListRequest* request,
+                                                  v1::ListResponse* response) {
+  absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->List();
+  if (records.ok()) {
+    for (const ContainerRecord& record : *records) {
+      if (Matches(*request, record)) *response->add_containers() = ToProto(record);
+    }
+  }
+  return FinishNow(context, records.status());
+}
+
+grpc::ServerWriteReactor<v1::LogsResponse>* ContainersService::Logs(
+    grpc::CallbackServerContext* context, const v1::LogsRequest* request) {
+  return new LogsReactor(context, runtime_, *request);
+}
+
+grpc::ServerUnaryReactor* ContainersService::Wait(grpc::CallbackServerContext* context,
+                                                  const v1::WaitRequest* request,
+                                                  v1::WaitResponse* response) {
+  if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  runtime_->Wait(request->ref(), [reactor, response](absl::StatusOr<ContainerRecord> record) {
+    if (record.ok()) *response->mutable_container() = ToProto(*record);
+    reactor->Finish(ToGrpcStatus(record.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ContainersService::Stop(grpc::CallbackServerContext* context,
+                                                  const v1::StopRequest* request,
+                                                  v1::StopResponse* response) {
+  if (absl::Status valid = ValidateStopRequest(*request); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    const int seconds =
+        request->has_timeout_seconds() ? request->timeout_seconds() : kDefaultStopSeconds;
+    const int signal = request->signal() != 0 ? request->signal() : SIGTERM;
+    QUILT_ASSIGN_OR_RETURN(ContainerRecord record,
+                           runtime_->Stop(request->ref(), absl::Seconds(seconds), signal));
+    *response->mutable_container() = ToProto(record);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ContainersService::Kill(grpc::CallbackServerContext* context,
+                                                  const v1::KillRequest* request,
+                                                  v1::KillResponse*) {
+  absl::Status status = ValidateRef(request->ref());
+  if (status.ok()) status = ValidateSignal(request->signal());
+  if (status.ok()) {
+    status = runtime_->Kill(request->ref(), request->signal() != 0 ? request->signal() : SIGKILL);
+  }
+  return FinishNow(context, status);
+}
+
+grpc::ServerUnaryReactor* ContainersService::Remove(grpc::CallbackServerContext* context,
+                                                    const v1::RemoveRequest* request,
+                                                    v1::RemoveResponse* response) {
+  if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(std::string id, runtime_->Remove(request->ref(), request->force()));
+    response->set_id(id);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace quilt

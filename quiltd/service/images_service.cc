@@ -1,0 +1,58 @@
+#include "quiltd/service/images_service.h"
+
+#include <sys/utsname.h>
+
+#include "common/status_macros.h"
+#include "quiltd/service/proto_conversion.h"
+#include "quiltd/service/request_validation.h"
+#include "quiltd/service/unary.h"
+
+namespace quilt {
+
+grpc::ServerUnaryReactor* ImagesService::Import(grpc::CallbackServerContext* context,
+                                                const v1::ImportRequest* request,
+                                                v1::ImportResponse* response) {
+  if (absl::Status valid = ValidateImportRequest(*request); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(ImportResult result,
+                           runtime_->ImportImage(request->path(), request->name()));
+    *response->mutable_image() = ToProto(result.image);
+    response->set_unpacked(result.unpacked);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ImagesService::ListImages(grpc::CallbackServerContext* context,
+                                                    const v1::ListImagesRequest*,
+                                                    v1::ListImagesResponse* response) {
+  for (const ImageRecord& image : runtime_->ListImages()) *response->add_images() = ToProto(image);
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ImagesService::RemoveImage(grpc::CallbackServerContext* context,
+                                                     const v1::RemoveImageRequest* request,
+                                                     v1::RemoveImageResponse* response) {
+  if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(std::string digest,
+                           runtime_->RemoveImage(request->ref(), request->force()));
+    response->set_digest(digest);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SystemService::Version(grpc::CallbackServerContext* context,
+                                                 const v1::VersionRequest*,
+                                                 v1::VersionResponse* response) {
+  response->set_version(QUILT_VERSION);
+  response->set_cgroup_mode(runtime_->CgroupModeName());
+  struct utsname uts;
+  if (uname(&uts) == 0) response->set_kernel(uts.release);
+  return FinishNow(context, absl::OkStatus());
+}
+
+}  // namespace quilt

@@ -1,0 +1,54 @@
+#include "quiltd/service/proto_conversion.h"
+
+namespace quilt {
+namespace {
+
+void SetTime(int64_t ns, google::protobuf::Timestamp* out) {
+  out->set_seconds(ns / 1'000'000'000);
+  out->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+}  // namespace
+
+v1::ContainerState ToProto(ContainerState state) {
+  switch (state) {
+    case ContainerState::kCreated:
+      return v1::CONTAINER_STATE_CREATED;
+    case ContainerState::kRunning:
+      return v1::CONTAINER_STATE_RUNNING;
+    case ContainerState::kExited:
+      return v1::CONTAINER_STATE_EXITED;
+    case ContainerState::kFailed:
+      return v1::CONTAINER_STATE_FAILED;
+  }
+  return v1::CONTAINER_STATE_UNSPECIFIED;
+}
+
+v1::Container ToProto(const ContainerRecord& record) {
+  v1::Container out;
+  out.set_id(record.id);
+  out.set_name(record.name);
+  out.set_image_digest(record.image_digest);
+  out.mutable_spec()->ParseFromString(record.spec);
+  out.set_state(ToProto(record.state));
+  out.set_pid(record.state == ContainerState::kRunning ? record.init_pid : 0);
+  out.set_exit_code(record.exit_code);
+  out.set_exit_signal(record.exit_signal);
+  out.set_reason(record.reason);
+  out.set_message(record.message);
+  SetTime(record.created_at_ns, out.mutable_created_at());
+  if (record.started_at_ns != 0) SetTime(record.started_at_ns, out.mutable_started_at());
+  if (record.finished_at_ns != 0) SetTime(record.finished_at_ns, out.mutable_finished_at());
+  return out;
+}
+
+v1::Image ToProto(const ImageRecord& record) {
+  v1::Image out;
+  out.set_digest(record.digest);
+  for (const std::string& name : record.names) out.add_names(name);
+  out.set_size_bytes(record.size_bytes);
+  SetTime(record.created_at_ns, out.mutable_created_at());
+  return out;
+}
+
+}  // namespace quilt

@@ -1,0 +1,14 @@
+// Store and image records to their quilt.v1 messages.
+#pragma once
+
+#include "quilt/v1/quilt.pb.h"
+#include "quiltd/image/image_store.h"
+#include "quiltd/store/state_store.h"
+
+namespace quilt {
+
+v1::Container ToProto(const ContainerRecord& record);
+v1::Image ToProto(const ImageRecord& record);
+v1::ContainerState ToProto(ContainerState state);
+
+}  // namespace quilt

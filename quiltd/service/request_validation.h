@@ -1,0 +1,23 @@
+// Field-by-field checks of requests before anything is created. Each failure is
+// INVALID_ARGUMENT and names the field ("spec.mounts[1].destination: ...").
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "quilt/v1/quilt.pb.h"
+
+namespace quilt {
+
+absl::Status ValidateSpec(const v1::ContainerSpec& spec);
+
+// A container or image reference: non-empty, at most 256 bytes, no NUL.
+absl::Status ValidateRef(const std::string& ref);
+
+// A signal number 1..64, or 0 (meaning the call's default).
+absl::Status ValidateSignal(int signal);
+
+absl::Status ValidateImportRequest(const v1::ImportRequest& request);
+absl::Status ValidateStopRequest(const v1::StopRequest& request);
+
+}  // namespace quilt

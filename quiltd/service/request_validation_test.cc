@@ -1,0 +1,109 @@
+#include "quiltd/service/request_validation.h"
+
+#include <functional>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace quilt {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::ContainerSpec GoodSpec() {
+  v1::ContainerSpec spec;
+  spec.set_name("web-1");
+  spec.add_command("echo");
+  spec.add_command("hello world");
+  spec.add_env("A=1");
+  spec.set_working_dir("/srv");
+  spec.set_hostname("box.local");
+  spec.add_setup("true");
+  spec.mutable_resources()->set_memory_bytes(64 << 20);
+  spec.mutable_resources()->set_cpus(0.5);
+  spec.mutable_resources()->set_pids_max(64);
+  v1::Mount* mount = spec.add_mounts();
+  mount->set_source("/tmp");
+  mount->set_destination("/data");
+  return spec;
+}
+
+TEST(ValidateSpecTest, GoodSpecPasses) { EXPECT_TRUE(ValidateSpec(GoodSpec()).ok()); }
+
+struct BadCase {
+  const char* field;
+  std::function<void(v1::ContainerSpec&)> mutate;
+};
+
+TEST(ValidateSpecTest, EachBadFieldIsNamed) {
+  const std::string huge(1 << 20, 'x');
+  const std::string non_utf8 = "\xff\xfe";
+  const std::string with_nul("a\0b", 3);
+  const std::vector<BadCase> cases = {
+      {"spec.name", [](auto& s) { s.set_name("../etc"); }},
+      {"spec.name", [&](auto& s) { s.set_name(huge); }},
+      {"spec.command", [](auto& s) { s.clear_command(); }},
+      {"spec.command[0]", [](auto& s) { s.set_command(0, ""); }},
+      {"spec.command[1]", [&](auto& s) { s.set_command(1, with_nul); }},
+      {"spec.command[1]", [&](auto& s) { s.set_command(1, huge); }},
+      {"spec.command[1]", [&](auto& s) { s.set_command(1, non_utf8); }},
+      {"spec.env[0]", [](auto& s) { s.set_env(0, "NOEQUALS"); }},
+      {"spec.env[0]", [](auto& s) { s.set_env(0, "=value"); }},
+      {"spec.working_dir", [](auto& s) { s.set_working_dir("relative"); }},
+      {"spec.working_dir", [](auto& s) { s.set_working_dir("/a/../b"); }},
+      {"spec.user", [&](auto& s) { s.set_user(huge); }},
+      {"spec.hostname", [](auto& s) { s.set_hostname("bad host"); }},
+      {"spec.hostname", [](auto& s) { s.set_hostname(std::string(65, 'h')); }},
+      {"spec.setup[0]", [](auto& s) { s.set_setup(0, ""); }},
+      {"spec.resources.memory_bytes", [](auto& s) { s.mutable_resources()->set_memory_bytes(-1); }},
+      {"spec.resources.memory_bytes", [](auto& s) { s.mutable_resources()->set_memory_bytes(10); }},
+      {"spec.resources.cpus", [](auto& s) { s.mutable_resources()->set_cpus(-0.5); }},
+      {"spec.resources.cpus", [](auto& s) { s.mutable_resources()->set_cpus(1e9); }},
+      {"spec.resources.pids_max", [](auto& s) { s.mutable_resources()->set_pids_max(-3); }},
+      {"spec.mounts[0].source", [](auto& s) { s.mutable_mounts(0)->set_source("tmp"); }},
+      {"spec.mounts[0].destination", [](auto& s) { s.mutable_mounts(0)->set_destination("/"); }},
+      {"spec.mounts[0].destination",
+       [](auto& s) { s.mutable_mounts(0)->set_destination("/x/../../etc"); }},
+      {"spec.image", [](auto& s) { s.set_image("/images/../x.tar"); }},
+      {"spec.network", [](auto& s) { s.set_network(static_cast<v1::NetworkMode>(42)); }},
+  };
+  for (const BadCase& c : cases) {
+    v1::ContainerSpec spec = GoodSpec();
+    c.mutate(spec);
+    absl::Status status = ValidateSpec(spec);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(status.message(), HasSubstr(c.field)) << status;
+  }
+}
+
+TEST(ValidateRefTest, RefsAndSignals) {
+  EXPECT_TRUE(ValidateRef("abc").ok());
+  EXPECT_EQ(ValidateRef("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateRef(std::string(300, 'a')).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateRef(std::string("a\0", 2)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ValidateSignal(0).ok());
+  EXPECT_TRUE(ValidateSignal(15).ok());
+  EXPECT_FALSE(ValidateSignal(-1).ok());
+  EXPECT_FALSE(ValidateSignal(65).ok());
+}
+
+TEST(ValidateRequestTest, ImportAndStop) {
+  v1::ImportRequest import;
+  import.set_path("rel/path.tar");
+  EXPECT_THAT(ValidateImportRequest(import).message(), HasSubstr("path"));
+  import.set_path("/abs/x.tar");
+  import.set_name("bad/name");
+  EXPECT_THAT(ValidateImportRequest(import).message(), HasSubstr("name"));
+  import.set_name("good");
+  EXPECT_TRUE(ValidateImportRequest(import).ok());
+
+  v1::StopRequest stop;
+  stop.set_ref("x");
+  EXPECT_TRUE(ValidateStopRequest(stop).ok());
+  stop.set_timeout_seconds(-5);
+  EXPECT_THAT(ValidateStopRequest(stop).message(), HasSubstr("timeout_seconds"));
+}
+
+}  // namespace
+}  // namespace quilt

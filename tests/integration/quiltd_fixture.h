@@ -1,0 +1,70 @@
+// A real quiltd on a temporary socket and state dir, driven over gRPC and with quilt-cli.
+// Every test using it checks on teardown that no container cgroup and no mount was left.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "quilt/v1/quilt.grpc.pb.h"
+
+namespace quilt::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv to completion, capturing stdout and stderr (stdin is /dev/null).
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& extra_env = {});
+
+class QuiltdTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Starts quiltd (again) on the same socket and state dir and waits for it to serve.
+  void StartDaemon(const std::vector<std::string>& extra_args = {});
+  // SIGKILLs the daemon (containers and their monitors keep running).
+  void KillDaemon();
+  // SIGTERMs the daemon and waits for it; returns its exit status.
+  int StopDaemon();
+
+  // quilt-cli with --socket set.
+  CommandResult Cli(const std::vector<std::string>& args);
+
+  // A spec running `command` from the default image.
+  static v1::ContainerSpec Spec(const std::vector<std::string>& command);
+  // Create(start=true); fails the test on an RPC error.
+  v1::Container Run(const v1::ContainerSpec& spec);
+  // Wait for the container to finish (RPC Wait).
+  v1::Container WaitFor(const std::string& ref);
+  // All log bytes of one stream (LOG_STREAM_UNSPECIFIED: both), with or without setup output.
+  std::string Logs(const std::string& ref, v1::LogStream stream = v1::LOG_STREAM_UNSPECIFIED,
+                   bool follow = false);
+
+  // Directories of container cgroups ("quilt-<id>") that exist below our cgroup parents.
+  static std::vector<std::string> ContainerCgroups();
+  static std::string MountTable();
+
+  std::string dir_;
+  std::string socket_;
+  std::string state_dir_;
+  pid_t daemon_pid_ = -1;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Containers::Stub> containers_;
+  std::unique_ptr<v1::Images::Stub> images_;
+  std::unique_ptr<v1::System::Stub> system_;
+
+ private:
+  std::string mounts_before_;
+  std::vector<std::string> cgroups_before_;
+};
+
+}  // namespace quilt::testing
