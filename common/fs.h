@@ -1,23 +1,32 @@
-// Small filesystem helpers with Status errors.
+// Filesystem helpers with Status errors.
 #pragma once
+
+#include <sys/types.h>
 
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace quilt {
 
-// Writes `text` to a temp file beside `path`, fsyncs it and renames it over `path`, so
-// readers see the old or the new content, never a mix.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
+// Replaces the file at `path` with `contents` atomically: writes "<path>.tmp", fsyncs it,
+// renames it over `path` and fsyncs the directory, so a crash leaves the old or the new file.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
 // The whole file. NOT_FOUND when it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
-// Deletes `path` and everything below it without following symlinks. OK if it is absent.
+// Deletes `path` and everything below it without following symlinks or crossing mount
+// points. A missing `path` is OK. Fails with the errno of the first entry that could not be
+// removed (the rest is still attempted).
 absl::Status RemoveTree(const std::string& path);
 
-// mkdir -p with `mode` for the directories it creates.
-absl::Status MakeDirs(const std::string& path, unsigned mode);
+// Flushes the directory entry changes (creates, renames) of directory `dir` to disk.
+absl::Status FsyncDir(const std::string& dir);
+
+// Creates `path` and missing parents with `mode` (like mkdir -p). An existing directory is
+// OK; an existing non-directory is FAILED_PRECONDITION.
+absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
 
 }  // namespace quilt

@@ -46,7 +46,8 @@ Client::Client(std::string socket_path)
       system_(quilt::v1::System::NewStub(channel_)) {}
 
 absl::Status Client::FailureStatus(const grpc::Status& status) const {
-  absl::string_view message = status.error_message();
+  // error_message() returns a copy: keep it alive while views into it are used.
+  const std::string message = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     return absl::UnavailableError(absl::StrCat("cannot connect to quiltd at ", socket_path_, ": ",
                                                ConnectReason(message), " (is quiltd running?)"));
@@ -65,13 +66,11 @@ absl::StatusOr<quilt::v1::CreateResponse> Client::Create(const quilt::v1::Create
 
 absl::StatusOr<quilt::v1::StartResponse> Client::Start(const quilt::v1::StartRequest& request) {
   // Start returns only once setup commands ran, which may take any time.
-  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Start, request,
-              std::nullopt);
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Start, request, std::nullopt);
 }
 
 absl::StatusOr<quilt::v1::GetResponse> Client::Get(const quilt::v1::GetRequest& request) {
-  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Get, request,
-              kShortDeadline);
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Get, request, kShortDeadline);
 }
 
 absl::StatusOr<quilt::v1::ListResponse> Client::List(const quilt::v1::ListRequest& request) {
@@ -81,14 +80,14 @@ absl::StatusOr<quilt::v1::ListResponse> Client::List(const quilt::v1::ListReques
 
 absl::StatusOr<quilt::v1::WaitResponse> Client::Wait(const quilt::v1::WaitRequest& request,
                                                      grpc::ClientContext* context) {
-  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Wait, request,
-              std::nullopt, context);
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Wait, request, std::nullopt,
+              context);
 }
 
 absl::StatusOr<quilt::v1::StopResponse> Client::Stop(const quilt::v1::StopRequest& request,
                                                      grpc::ClientContext* context) {
-  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Stop, request,
-              std::nullopt, context);
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Stop, request, std::nullopt,
+              context);
 }
 
 absl::StatusOr<quilt::v1::KillResponse> Client::Kill(const quilt::v1::KillRequest& request) {
@@ -113,13 +112,12 @@ absl::StatusOr<quilt::v1::ListImagesResponse> Client::ListImages() {
 
 absl::StatusOr<quilt::v1::RemoveImageResponse> Client::RemoveImage(
     const quilt::v1::RemoveImageRequest& request) {
-  return Call(*this, images_.get(), &quilt::v1::Images::Stub::RemoveImage, request,
-              kDiskDeadline);
+  return Call(*this, images_.get(), &quilt::v1::Images::Stub::RemoveImage, request, kDiskDeadline);
 }
 
 absl::StatusOr<quilt::v1::VersionResponse> Client::Version() {
-  return Call(*this, system_.get(), &quilt::v1::System::Stub::Version,
-              quilt::v1::VersionRequest(), kShortDeadline);
+  return Call(*this, system_.get(), &quilt::v1::System::Stub::Version, quilt::v1::VersionRequest(),
+              kShortDeadline);
 }
 
 std::unique_ptr<grpc::ClientReader<quilt::v1::LogsResponse>> Client::Logs(

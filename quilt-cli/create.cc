@@ -30,9 +30,8 @@ void AddCreateCommand(CLI::App& app, Invocation& invocation) {
   CLI::App* command = app.add_subcommand("create", "Create a container (prints its id)");
   auto flags = std::make_shared<SpecFlags>();
   AddSpecFlags(command, flags.get());
-  OnRun(command, invocation, [flags](const GlobalOptions& global) {
-    return RunCreate(global, *flags);
-  });
+  OnRun(command, invocation,
+        [flags](const GlobalOptions& global) { return RunCreate(global, *flags); });
 }
 
 }  // namespace quilt::cli

@@ -94,8 +94,7 @@ void AddImageCommand(CLI::App& app, Invocation& invocation) {
 
   CLI::App* remove = image->add_subcommand("rm", "Remove an image");
   auto remove_options = std::make_shared<RemoveImageOptions>();
-  remove->add_option("ref", remove_options->ref, "Image name, digest or digest prefix")
-      ->required();
+  remove->add_option("ref", remove_options->ref, "Image name, digest or digest prefix")->required();
   remove->add_flag("-f,--force", remove_options->force, "Remove even if containers use it");
   OnRun(remove, invocation, [remove_options](const GlobalOptions& global) {
     return RunRemove(global, *remove_options);

@@ -41,9 +41,8 @@ void AddKillCommand(CLI::App& app, Invocation& invocation) {
   command->add_option("ref", options->ref, "Container id, id prefix or name")->required();
   command->add_option("-s,--signal", options->signal, "Signal name or number")
       ->capture_default_str();
-  OnRun(command, invocation, [options](const GlobalOptions& global) {
-    return RunKill(global, *options);
-  });
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunKill(global, *options); });
 }
 
 }  // namespace quilt::cli

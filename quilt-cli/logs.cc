@@ -2,6 +2,7 @@
 // container's output, raw, each stream to its own fd.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -17,7 +18,7 @@ namespace {
 struct LogsOptions {
   std::string ref;
   bool follow = false;
-  int64_t tail = -1;
+  std::optional<int64_t> tail;
   std::string since;
   bool timestamps = false;
   bool stdout_only = false;
@@ -29,7 +30,11 @@ absl::StatusOr<quilt::v1::LogsRequest> BuildRequest(const LogsOptions& options) 
   quilt::v1::LogsRequest request;
   request.set_ref(options.ref);
   request.set_follow(options.follow);
-  request.set_tail(options.tail);
+  // quiltd rejects a negative tail (the proto's "all"): all is sent as the unset 0.
+  if (options.tail.has_value()) {
+    if (*options.tail < 0) return absl::InvalidArgumentError("invalid tail: negative");
+    request.set_tail(*options.tail);
+  }
   request.set_exclude_setup(options.no_setup);
   if (options.stdout_only) request.set_stream(quilt::v1::LOG_STREAM_STDOUT);
   if (options.stderr_only) request.set_stream(quilt::v1::LOG_STREAM_STDERR);
@@ -73,9 +78,8 @@ void AddLogsCommand(CLI::App& app, Invocation& invocation) {
       command->add_flag("--stderr-only", options->stderr_only, "Only standard error");
   stdout_only->excludes(stderr_only);
   command->add_flag("--no-setup", options->no_setup, "Leave out the setup commands' output");
-  OnRun(command, invocation, [options](const GlobalOptions& global) {
-    return RunLogs(global, *options);
-  });
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunLogs(global, *options); });
 }
 
 }  // namespace quilt::cli

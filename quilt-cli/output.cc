@@ -28,8 +28,8 @@ std::string Plural(int64_t count, absl::string_view unit) {
 bool NeedsQuoting(absl::string_view word) {
   if (word.empty()) return true;
   return std::any_of(word.begin(), word.end(), [](char c) {
-    return !(absl::ascii_isalnum(c) || absl::string_view("-_./=:,+@%").find(c) !=
-                                           absl::string_view::npos);
+    return !(absl::ascii_isalnum(c) ||
+             absl::string_view("-_./=:,+@%").find(c) != absl::string_view::npos);
   });
 }
 
@@ -133,8 +133,7 @@ std::string StatusText(const quilt::v1::Container& container, absl::Time now) {
     case quilt::v1::CONTAINER_STATE_FAILED: {
       std::string text = absl::StrCat("Failed (", container.reason(), ")");
       if (!container.has_finished_at()) return text;
-      return absl::StrCat(text, " ", HumanDuration(now - ToTime(container.finished_at())),
-                          " ago");
+      return absl::StrCat(text, " ", HumanDuration(now - ToTime(container.finished_at())), " ago");
     }
     default:
       return "Unknown";
@@ -142,9 +141,8 @@ std::string StatusText(const quilt::v1::Container& container, absl::Time now) {
 }
 
 std::string CommandText(const google::protobuf::RepeatedPtrField<std::string>& argv) {
-  return absl::StrJoin(argv, " ", [](std::string* out, const std::string& word) {
-    out->append(ShellQuote(word));
-  });
+  return absl::StrJoin(
+      argv, " ", [](std::string* out, const std::string& word) { out->append(ShellQuote(word)); });
 }
 
 std::string Truncate(absl::string_view text, size_t max) {

@@ -1,5 +1,6 @@
 #include "quilt-cli/parse.h"
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -47,16 +48,34 @@ struct SignalName {
 };
 
 constexpr SignalName kSignals[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT},     {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},     {"IOT", SIGIOT},       {"BUS", SIGBUS},
-    {"FPE", SIGFPE},       {"KILL", SIGKILL},     {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},     {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},     {"CONT", SIGCONT},     {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},     {"URG", SIGURG},
-    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH},   {"IO", SIGIO},         {"POLL", SIGPOLL},     {"PWR", SIGPWR},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
     {"SYS", SIGSYS},
 };
+
+// "1700000000" or "1700000000.25", exactly (a double would round the nanoseconds).
+std::optional<absl::Time> ParseUnixSeconds(absl::string_view text) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(text, absl::MaxSplits('.', 1));
+  int64_t seconds = 0;
+  if (parts.first.empty() || parts.first[0] == '-' || !absl::SimpleAtoi(parts.first, &seconds)) {
+    return std::nullopt;
+  }
+  absl::string_view fraction = parts.second;
+  if (fraction.size() > 9) return std::nullopt;
+  std::string digits(fraction);
+  digits.resize(9, '0');
+  int64_t nanos = 0;
+  bool all_digits = std::all_of(fraction.begin(), fraction.end(), absl::ascii_isdigit);
+  if (!all_digits || !absl::SimpleAtoi(digits, &nanos)) return std::nullopt;
+  return absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+}
 
 // The kernel's highest signal number (SIGRTMAX is a glibc function, not a constant).
 constexpr int kMaxSignal = 64;
@@ -65,7 +84,8 @@ constexpr int kMaxSignal = 64;
 
 absl::StatusOr<int64_t> ParseSize(absl::string_view text) {
   auto [number, unit] = SplitUnit(absl::StripAsciiWhitespace(text));
-  if (number.empty()) return Invalid("size", text, "want a number with an optional unit k, m, g, t");
+  if (number.empty())
+    return Invalid("size", text, "want a number with an optional unit k, m, g, t");
   absl::StatusOr<int64_t> multiplier = UnitMultiplier(unit);
   if (!multiplier.ok()) return Invalid("size", text, "unknown unit (want k, m, g or t)");
   if (number.find('.') == absl::string_view::npos) {
@@ -175,10 +195,7 @@ absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now) {
     if (ago < absl::ZeroDuration()) return Invalid("time", text, "negative duration");
     return now - ago;
   }
-  double seconds = 0;
-  if (absl::SimpleAtod(text, &seconds) && std::isfinite(seconds)) {
-    return absl::FromUnixNanos(static_cast<int64_t>(seconds * 1e9));
-  }
+  if (std::optional<absl::Time> unix_time = ParseUnixSeconds(text)) return *unix_time;
   absl::Time time;
   std::string error;
   if (absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return time;

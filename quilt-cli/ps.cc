@@ -59,9 +59,8 @@ void AddPsCommand(CLI::App& app, Invocation& invocation) {
   auto options = std::make_shared<PsOptions>();
   command->add_flag("-a,--all", options->all, "Include created, exited and failed containers");
   command->add_flag("-q,--quiet", options->quiet, "Print full ids only");
-  OnRun(command, invocation, [options](const GlobalOptions& global) {
-    return RunPs(global, *options);
-  });
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunPs(global, *options); });
 }
 
 }  // namespace quilt::cli

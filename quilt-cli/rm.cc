@@ -46,9 +46,8 @@ void AddRmCommand(CLI::App& app, Invocation& invocation) {
   auto options = std::make_shared<RmOptions>();
   command->add_option("refs", options->refs, "Container ids, id prefixes or names")->required();
   command->add_flag("-f,--force", options->force, "Kill running containers first");
-  OnRun(command, invocation, [options](const GlobalOptions& global) {
-    return RunRm(global, *options);
-  });
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunRm(global, *options); });
 }
 
 }  // namespace quilt::cli

@@ -36,7 +36,6 @@ class Runner {
     quilt::v1::LogsRequest request;
     request.set_ref(id_);
     request.set_follow(true);
-    request.set_tail(-1);
     request.set_exclude_setup(true);
     grpc::ClientContext logs_context;
     watcher_.Watch(&logs_context);
@@ -67,7 +66,6 @@ class Runner {
   int Failed(const quilt::v1::Container& container) {
     quilt::v1::LogsRequest request;
     request.set_ref(id_);
-    request.set_tail(-1);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          absl::ToChronoNanoseconds(kShortDeadline));
@@ -110,8 +108,7 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
     return ReportError(absl::InvalidArgumentError("--rm and -d cannot be combined"),
                        kExitRunFailed);
   }
-  absl::StatusOr<quilt::v1::ContainerSpec> spec =
-      BuildSpec(options.spec, CurrentDir(), ProcessEnv);
+  absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(options.spec, CurrentDir(), ProcessEnv);
   if (!spec.ok()) return ReportError(spec.status(), kExitRunFailed);
   quilt::v1::CreateRequest request;
   *request.mutable_spec() = *std::move(spec);
@@ -140,9 +137,8 @@ void AddRunCommand(CLI::App& app, Invocation& invocation) {
   AddSpecFlags(command, &options->spec);
   command->add_flag("--rm", options->remove, "Remove the container when it stops");
   command->add_flag("-d,--detach", options->detach, "Print the id and return at once");
-  OnRun(command, invocation, [options](const GlobalOptions& global) {
-    return RunRun(global, *options);
-  });
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunRun(global, *options); });
 }
 
 }  // namespace quilt::cli

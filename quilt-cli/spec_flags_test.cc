@@ -1,0 +1,85 @@
+#include "quilt-cli/spec_flags.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace quilt::cli {
+namespace {
+
+// Parses `args` (after the program name) as the flags of a "create" command.
+SpecFlags Parse(std::vector<std::string> args) {
+  CLI::App app("test");
+  SpecFlags flags;
+  AddSpecFlags(&app, &flags);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  app.parse(reversed);
+  return flags;
+}
+
+std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
+
+TEST(SpecFlagsTest, MapsEveryFlag) {
+  SpecFlags flags = Parse({"--name",       "web",
+                           "--image",      "img.tar",
+                           "-e",           "A=1",
+                           "--env",        "B=2",
+                           "-w",           "/srv",
+                           "-u",           "1000:1000",
+                           "--hostname",   "h",
+                           "--setup",      "echo one",
+                           "--setup",      "echo two",
+                           "--memory",     "64m",
+                           "--cpus",       "0.5",
+                           "--pids",       "20",
+                           "-v",           "data:/data:ro",
+                           "--volume",     "/x:/y",
+                           "--network",    "host",
+                           "--read-only",  "--",
+                           "sh",           "-c",
+                           "echo \"a b\"", "--name"});
+  absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(flags, "/cwd", NoEnv);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name(), "web");
+  EXPECT_EQ(spec->image(), "/cwd/img.tar");
+  EXPECT_THAT(spec->env(), testing::ElementsAre("A=1", "B=2"));
+  EXPECT_EQ(spec->working_dir(), "/srv");
+  EXPECT_EQ(spec->user(), "1000:1000");
+  EXPECT_EQ(spec->hostname(), "h");
+  EXPECT_THAT(spec->setup(), testing::ElementsAre("echo one", "echo two"));
+  EXPECT_EQ(spec->resources().memory_bytes(), 67108864);
+  EXPECT_DOUBLE_EQ(spec->resources().cpus(), 0.5);
+  EXPECT_EQ(spec->resources().pids_max(), 20);
+  ASSERT_EQ(spec->mounts_size(), 2);
+  EXPECT_EQ(spec->mounts(0).source(), "/cwd/data");
+  EXPECT_TRUE(spec->mounts(0).read_only());
+  EXPECT_FALSE(spec->mounts(1).read_only());
+  EXPECT_EQ(spec->network(), quilt::v1::NETWORK_MODE_HOST);
+  EXPECT_TRUE(spec->read_only_rootfs());
+  EXPECT_THAT(spec->command(), testing::ElementsAre("sh", "-c", "echo \"a b\"", "--name"));
+}
+
+TEST(SpecFlagsTest, DefaultsLeaveFieldsEmpty) {
+  absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(Parse({"--", "true"}), "/", NoEnv);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->image(), "");
+  EXPECT_EQ(spec->network(), quilt::v1::NETWORK_MODE_UNSPECIFIED);
+  EXPECT_EQ(spec->resources().memory_bytes(), 0);
+  EXPECT_THAT(spec->command(), testing::ElementsAre("true"));
+}
+
+TEST(SpecFlagsTest, BadValuesNameTheFlag) {
+  EXPECT_THAT(std::string(BuildSpec(Parse({"--memory", "lots"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("invalid size \"lots\""));
+  EXPECT_THAT(std::string(BuildSpec(Parse({"--cpus", "0"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("invalid cpus"));
+  EXPECT_THAT(std::string(BuildSpec(Parse({"-v", "/a"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("invalid volume"));
+  EXPECT_THAT(std::string(BuildSpec(Parse({"--network", "x"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("invalid network"));
+  EXPECT_FALSE(BuildSpec(Parse({"--pids", "-1"}), "/", NoEnv).ok());
+}
+
+}  // namespace
+}  // namespace quilt::cli

@@ -36,9 +36,7 @@ void AddStartCommand(CLI::App& app, Invocation& invocation) {
   CLI::App* command = app.add_subcommand("start", "Start a created container");
   auto ref = std::make_shared<std::string>();
   command->add_option("ref", *ref, "Container id, id prefix or name")->required();
-  OnRun(command, invocation, [ref](const GlobalOptions& global) {
-    return RunStart(global, *ref);
-  });
+  OnRun(command, invocation, [ref](const GlobalOptions& global) { return RunStart(global, *ref); });
 }
 
 }  // namespace quilt::cli

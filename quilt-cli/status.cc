@@ -56,9 +56,8 @@ void AddOne(CLI::App& app, Invocation& invocation, const std::string& name) {
   CLI::App* command = app.add_subcommand(name, "Show one container");
   auto ref = std::make_shared<std::string>();
   command->add_option("ref", *ref, "Container id, id prefix or name")->required();
-  OnRun(command, invocation, [ref](const GlobalOptions& global) {
-    return RunStatus(global, *ref);
-  });
+  OnRun(command, invocation,
+        [ref](const GlobalOptions& global) { return RunStatus(global, *ref); });
 }
 
 }  // namespace

@@ -52,9 +52,8 @@ void AddStopCommand(CLI::App& app, Invocation& invocation) {
   command->add_option("-t,--time", options->timeout_seconds,
                       "Seconds to wait before SIGKILL (default 10)");
   command->add_option("-s,--signal", options->signal, "First signal (default TERM)");
-  OnRun(command, invocation, [options](const GlobalOptions& global) {
-    return RunStop(global, *options);
-  });
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunStop(global, *options); });
 }
 
 }  // namespace quilt::cli

@@ -30,12 +30,11 @@ int RunWait(const GlobalOptions& global, const std::string& ref) {
 }  // namespace
 
 void AddWaitCommand(CLI::App& app, Invocation& invocation) {
-  CLI::App* command = app.add_subcommand("wait", "Wait for a container to stop; print its exit code");
+  CLI::App* command =
+      app.add_subcommand("wait", "Wait for a container to stop; print its exit code");
   auto ref = std::make_shared<std::string>();
   command->add_option("ref", *ref, "Container id, id prefix or name")->required();
-  OnRun(command, invocation, [ref](const GlobalOptions& global) {
-    return RunWait(global, *ref);
-  });
+  OnRun(command, invocation, [ref](const GlobalOptions& global) { return RunWait(global, *ref); });
 }
 
 }  // namespace quilt::cli

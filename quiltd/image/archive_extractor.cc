@@ -80,8 +80,7 @@ class HashingSource {
     if (EVP_DigestFinal_ex(md_.get(), digest, &len) != 1) {
       return absl::InternalError("finish sha256: openssl failed");
     }
-    return absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(digest), len));
+    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
   }
 
   // Non-OK when the last failure was the file read (not the archive's content).
@@ -148,8 +147,9 @@ absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir
   if (type == AE_IFCHR || type == AE_IFBLK) return EntryError(name, "device node");
   if (type != AE_IFDIR && IsRoot(name)) return EntryError(name, "non-directory at the root");
   if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_entry_bytes) {
-    return EntryError(name, absl::StrCat("size ", archive_entry_size(entry), " exceeds the limit of ",
-                                         limits.max_entry_bytes, " bytes"));
+    return EntryError(name,
+                      absl::StrCat("size ", archive_entry_size(entry), " exceeds the limit of ",
+                                   limits.max_entry_bytes, " bytes"));
   }
   if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
     const absl::string_view target = link;
@@ -181,6 +181,16 @@ absl::Status WriteError(struct archive* writer, const std::string& dest_dir,
   return absl::InvalidArgumentError(text);
 }
 
+// libarchive reports some host failures (metadata it could not apply, writes that failed)
+// as ARCHIVE_WARN; those caused by the disk are failures, the rest (a time or owner that
+// could not be restored) are tolerated.
+bool WriteFailed(struct archive* writer, int r) {
+  if (r < ARCHIVE_WARN) return true;
+  if (r == ARCHIVE_OK) return false;
+  const int err = archive_errno(writer);
+  return err == ENOSPC || err == EDQUOT || err == EIO;
+}
+
 // A failure of the reader: a failed read(2) keeps its errno, everything else (not an
 // archive, truncated, corrupt) is INVALID_ARGUMENT with libarchive's message.
 absl::Status ReadError(struct archive* reader, const HashingSource& source,
@@ -193,7 +203,8 @@ absl::Status ReadError(struct archive* reader, const HashingSource& source,
 
 absl::StatusOr<ArchiveReader> NewReader() {
   ArchiveReader reader(archive_read_new());
-  if (reader == nullptr) return absl::ResourceExhaustedError("create archive reader: out of memory");
+  if (reader == nullptr)
+    return absl::ResourceExhaustedError("create archive reader: out of memory");
   // Only tar (ustar, pax, GNU, v7): format_all would link xar -> libxml2 -> ICU. Filters are
   // listed one by one so that no external decompressor program is ever spawned. A filter
   // whose library is missing returns ARCHIVE_WARN; the reader still works for the others.
@@ -230,7 +241,8 @@ absl::Status CopyData(struct archive* reader, struct archive* writer, const Hash
     const int r = archive_read_data_block(reader, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) return absl::OkStatus();
     if (r < ARCHIVE_WARN) return ReadError(reader, source, context);
-    if (archive_write_data_block(writer, buf, size, offset) < ARCHIVE_WARN) {
+    // A failed or short write(2) comes back as ARCHIVE_WARN, so any non-OK result is fatal.
+    if (archive_write_data_block(writer, buf, size, offset) != ARCHIVE_OK) {
       return WriteError(writer, dest_dir, context);
     }
   }
@@ -256,16 +268,21 @@ absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
     const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     const std::string context = absl::StrCat("entry \"", name, "\": ");
     if (++result.entries > limits.max_entries) {
-      return EntryError(name, absl::StrCat("archive has more than ", limits.max_entries, " entries"));
+      return EntryError(name,
+                        absl::StrCat("archive has more than ", limits.max_entries, " entries"));
     }
     QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir, limits));
     if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
       result.size_bytes += archive_entry_size(entry);
     }
     Relocate(entry, dest_dir);
-    if (archive_write_header(writer, entry) < ARCHIVE_WARN) return WriteError(writer, dest_dir, context);
+    if (WriteFailed(writer, archive_write_header(writer, entry))) {
+      return WriteError(writer, dest_dir, context);
+    }
     QUILT_RETURN_IF_ERROR(CopyData(reader, writer, source, dest_dir, context));
-    if (archive_write_finish_entry(writer) < ARCHIVE_WARN) return WriteError(writer, dest_dir, context);
+    if (WriteFailed(writer, archive_write_finish_entry(writer))) {
+      return WriteError(writer, dest_dir, context);
+    }
   }
 }
 
@@ -300,7 +317,7 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
       ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, result));
   // Directory permissions and times are applied at close (deferred so that read-only
   // directories can still be filled).
-  if (archive_write_close(writer.get()) < ARCHIVE_WARN) {
+  if (WriteFailed(writer.get(), archive_write_close(writer.get()))) {
     return WriteError(writer.get(), dest_dir, "finish extraction: ");
   }
   QUILT_RETURN_IF_ERROR(source.Drain());

@@ -53,8 +53,7 @@ class ExtractTest : public ::testing::Test {
   const std::string sentinel_ = scratch_.Sub("sentinel");
 };
 
-class CompressionTest : public ExtractTest,
-                        public ::testing::WithParamInterface<Compression> {};
+class CompressionTest : public ExtractTest, public ::testing::WithParamInterface<Compression> {};
 
 TEST_P(CompressionTest, ExtractsTreeAndHashesFile) {
   ASSERT_TRUE(WriteTestArchive(archive_, GoodEntries(), GetParam()).ok());
@@ -80,9 +79,8 @@ TEST_P(CompressionTest, ExtractsTreeAndHashesFile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCompressions, CompressionTest,
-                         ::testing::Values(Compression::kNone, Compression::kGzip,
-                                           Compression::kXz, Compression::kZstd,
-                                           Compression::kBzip2));
+                         ::testing::Values(Compression::kNone, Compression::kGzip, Compression::kXz,
+                                           Compression::kZstd, Compression::kBzip2));
 
 TEST_F(ExtractTest, DigestCoversBytesAfterTheEndOfArchive) {
   ASSERT_TRUE(WriteTestArchive(archive_, GoodEntries()).ok());
@@ -123,7 +121,8 @@ TEST_P(HostileTest, RefusedWithoutWritingOutside) {
   if (const size_t at = bad.find("@S"); at != std::string::npos) bad.replace(at, 2, sentinel_);
   EXPECT_THAT(result.status().message(), HasSubstr(absl::StrCat("entry \"", bad, "\"")));
   EXPECT_THAT(ListNames(sentinel_), ::testing::IsEmpty());
-  EXPECT_EQ(ListNames(scratch_.path()), (std::vector<std::string>{"dest", "image.tar", "sentinel"}));
+  EXPECT_EQ(ListNames(scratch_.path()),
+            (std::vector<std::string>{"dest", "image.tar", "sentinel"}));
 }
 
 const TestEntry kFile{.path = "ok", .data = "fine"};
@@ -132,8 +131,8 @@ INSTANTIATE_TEST_SUITE_P(
     Hostile, HostileTest,
     ::testing::Values(
         HostileCase{"DotDot", {kFile, {.path = "../sentinel/x", .data = "pwn"}}, "../sentinel/x"},
-        HostileCase{"DotDotInside", {{.path = "a/../../sentinel/x", .data = "p"}},
-                    "a/../../sentinel/x"},
+        HostileCase{
+            "DotDotInside", {{.path = "a/../../sentinel/x", .data = "p"}}, "a/../../sentinel/x"},
         HostileCase{"AbsolutePath", {{.path = "@S/abs", .data = "pwn"}}, "@S/abs"},
         HostileCase{"SymlinkThenFileThroughIt",
                     {{.path = "evil", .type = EntryType::kSymlink, .target = "@S"},
@@ -152,20 +151,24 @@ INSTANTIATE_TEST_SUITE_P(
                      {.path = "h", .type = EntryType::kHardlink, .target = "evil/x"}},
                     "h"},
         HostileCase{"HardlinkAbsolute",
-                    {{.path = "h", .type = EntryType::kHardlink, .target = "/etc/passwd"}}, "h"},
+                    {{.path = "h", .type = EntryType::kHardlink, .target = "/etc/passwd"}},
+                    "h"},
         HostileCase{"HardlinkDotDot",
                     {{.path = "h", .type = EntryType::kHardlink, .target = "../image.tar"}},
                     "h"},
-        HostileCase{"CharDevice", {kFile, {.path = "dev/null", .type = EntryType::kCharDevice}},
+        HostileCase{"CharDevice",
+                    {kFile, {.path = "dev/null", .type = EntryType::kCharDevice}},
                     "dev/null"},
-        HostileCase{"BlockDevice", {{.path = "dev/loop0", .type = EntryType::kBlockDevice}},
-                    "dev/loop0"},
+        HostileCase{
+            "BlockDevice", {{.path = "dev/loop0", .type = EntryType::kBlockDevice}}, "dev/loop0"},
         HostileCase{"FileAtRoot", {{.path = ".", .data = "not a dir"}}, "."}),
-    [](const ::testing::TestParamInfo<HostileCase>& param_info) { return param_info.param.test_name; });
+    [](const ::testing::TestParamInfo<HostileCase>& param_info) {
+      return param_info.param.test_name;
+    });
 
 TEST_F(ExtractTest, RefusesEntryAboveSizeLimit) {
-  ASSERT_TRUE(WriteTestArchive(archive_, {kFile, {.path = "big", .data = std::string(11, 'b')}})
-                  .ok());
+  ASSERT_TRUE(
+      WriteTestArchive(archive_, {kFile, {.path = "big", .data = std::string(11, 'b')}}).ok());
   absl::StatusOr<ExtractResult> result =
       ExtractArchive(archive_, dest_, {.max_entry_bytes = 10, .max_entries = 100});
   ASSERT_FALSE(result.ok());
@@ -190,9 +193,9 @@ TEST_F(ExtractTest, DefaultLimits) {
 }
 
 TEST_F(ExtractTest, TruncatedGzipIsInvalidArgument) {
-  ASSERT_TRUE(
-      WriteTestArchive(archive_, {{.path = "f", .data = std::string(100000, 'z')}}, Compression::kGzip)
-          .ok());
+  ASSERT_TRUE(WriteTestArchive(archive_, {{.path = "f", .data = std::string(100000, 'z')}},
+                               Compression::kGzip)
+                  .ok());
   const std::string bytes = *ReadFile(archive_);
   ASSERT_TRUE(WriteFile(archive_, bytes.substr(0, bytes.size() / 2)).ok());
   absl::StatusOr<ExtractResult> result = ExtractArchive(archive_, dest_);

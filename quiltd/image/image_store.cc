@@ -23,7 +23,7 @@
 #include "common/validation.h"
 #include "nlohmann/json.hpp"
 #include "quiltd/image/archive_extractor.h"
-#include "quiltd/image/fs_util.h"
+#include "common/fs.h"
 
 namespace quilt {
 namespace {
@@ -81,7 +81,7 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
 }
 
 absl::Status WriteRecord(const std::string& image_dir, const ImageRecord& record) {
-  return WriteFileAtomic(absl::StrCat(image_dir, "/", kRecordFile), RecordToJson(record));
+  return WriteFileAtomically(absl::StrCat(image_dir, "/", kRecordFile), RecordToJson(record));
 }
 
 // A fresh, empty, world-readable directory "<images_dir>/.tmp-XXXXXX".
@@ -196,8 +196,7 @@ absl::Status ImageStore::LoadRecords() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path,
-                                                const std::string& name) {
+absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const std::string& name) {
   const std::string context = absl::StrCat("import ", path);
   if (!name.empty()) QUILT_RETURN_IF_ERROR(Annotate(ValidateName("name", name), context));
   absl::StatusOr<std::string> tmp = MakeTempDir(images_dir_);
@@ -219,8 +218,8 @@ absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path,
 }
 
 absl::StatusOr<ImageRecord> ImageStore::Commit(const std::string& tmp_dir,
-                                               const ImageRecord& record,
-                                               const std::string& name, bool* unpacked) {
+                                               const ImageRecord& record, const std::string& name,
+                                               bool* unpacked) {
   absl::MutexLock lock(&mu_);
   if (!name.empty()) QUILT_RETURN_IF_ERROR(ReleaseName(name, record.digest));
   if (ImageRecord* existing = FindLocked(record.digest); existing != nullptr) {

@@ -22,7 +22,7 @@ namespace quilt {
 struct ImageRecord {
   std::string digest;  // "sha256:<64 hex>" of the imported file's bytes
   std::vector<std::string> names;
-  int64_t size_bytes = 0;   // sum of regular file sizes in the rootfs
+  int64_t size_bytes = 0;  // sum of regular file sizes in the rootfs
   int64_t created_at_ns = 0;
 };
 

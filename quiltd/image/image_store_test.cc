@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <string>
 #include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -112,8 +112,8 @@ TEST_F(ImageStoreTest, ResolvesByNameDigestAndPrefix) {
   ASSERT_TRUE(imported.ok());
   const std::string digest = imported->image.digest;
   const std::string hex = digest.substr(7);
-  for (const std::string& ref : {std::string("web"), digest, hex, hex.substr(0, 12),
-                                 "sha256:" + hex.substr(0, 5)}) {
+  for (const std::string& ref :
+       {std::string("web"), digest, hex, hex.substr(0, 12), "sha256:" + hex.substr(0, 5)}) {
     absl::StatusOr<ImageRecord> r = store_->Resolve(ref);
     ASSERT_TRUE(r.ok()) << ref << ": " << r.status();
     EXPECT_EQ(r->digest, digest) << ref;
@@ -247,50 +247,58 @@ TEST_P(BadImportTest, LeavesStoreUnchanged) {
 
 INSTANTIATE_TEST_SUITE_P(
     Hostile, BadImportTest,
-    ::testing::Values(
-        BadImport{"DotDot",
-                  {{.path = "../../../sentinel/x", .data = "p"}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"../../../sentinel/x\": path has a \"..\" component"},
-        BadImport{"Absolute",
-                  {{.path = "@S/x", .data = "p"}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"@S/x\": absolute path"},
-        BadImport{"SymlinkThenFile",
-                  {{.path = "l", .type = EntryType::kSymlink, .target = "@S"},
-                   {.path = "l/x", .data = "p"}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"l/x\""},
-        BadImport{"HardlinkAbsolute",
-                  {{.path = "h", .type = EntryType::kHardlink, .target = "@S/x"}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"h\": hard link target is absolute"},
-        BadImport{"HardlinkDotDot",
-                  {{.path = "h", .type = EntryType::kHardlink, .target = "a/../../x"}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"h\": hard link target has a \"..\" component"},
-        BadImport{"CharDevice",
-                  {{.path = "null", .type = EntryType::kCharDevice}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"null\": device node"},
-        BadImport{"BlockDevice",
-                  {{.path = "sda", .type = EntryType::kBlockDevice}},
-                  "",
-                  absl::StatusCode::kInvalidArgument,
-                  "entry \"sda\": device node"},
-        BadImport{"NotAnArchive", {}, std::string(2048, 'n'), absl::StatusCode::kInvalidArgument,
-                  "read archive: "},
-        BadImport{"TruncatedGzip", {}, std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8) + "abc",
-                  absl::StatusCode::kInvalidArgument, "archive"},
-        BadImport{"Empty", {}, "", absl::StatusCode::kInvalidArgument, "empty file"},
-        BadImport{"Missing", {}, "", absl::StatusCode::kNotFound, "open archive"}),
-    [](const ::testing::TestParamInfo<BadImport>& param_info) { return param_info.param.test_name; });
+    ::testing::Values(BadImport{"DotDot",
+                                {{.path = "../../../sentinel/x", .data = "p"}},
+                                "",
+                                absl::StatusCode::kInvalidArgument,
+                                "entry \"../../../sentinel/x\": path has a \"..\" component"},
+                      BadImport{"Absolute",
+                                {{.path = "@S/x", .data = "p"}},
+                                "",
+                                absl::StatusCode::kInvalidArgument,
+                                "entry \"@S/x\": absolute path"},
+                      BadImport{"SymlinkThenFile",
+                                {{.path = "l", .type = EntryType::kSymlink, .target = "@S"},
+                                 {.path = "l/x", .data = "p"}},
+                                "",
+                                absl::StatusCode::kInvalidArgument,
+                                "entry \"l/x\""},
+                      BadImport{"HardlinkAbsolute",
+                                {{.path = "h", .type = EntryType::kHardlink, .target = "@S/x"}},
+                                "",
+                                absl::StatusCode::kInvalidArgument,
+                                "entry \"h\": hard link target is absolute"},
+                      BadImport{
+                          "HardlinkDotDot",
+                          {{.path = "h", .type = EntryType::kHardlink, .target = "a/../../x"}},
+                          "",
+                          absl::StatusCode::kInvalidArgument,
+                          "entry \"h\": hard link target has a \"..\" component"},
+                      BadImport{"CharDevice",
+                                {{.path = "null", .type = EntryType::kCharDevice}},
+                                "",
+                                absl::StatusCode::kInvalidArgument,
+                                "entry \"null\": device node"},
+                      BadImport{"BlockDevice",
+                                {{.path = "sda", .type = EntryType::kBlockDevice}},
+                                "",
+                                absl::StatusCode::kInvalidArgument,
+                                "entry \"sda\": device node"},
+                      BadImport{"NotAnArchive",
+                                {},
+                                std::string(2048, 'n'),
+                                absl::StatusCode::kInvalidArgument,
+                                "read archive: "},
+                      BadImport{"TruncatedGzip",
+                                {},
+                                std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8) + "abc",
+                                absl::StatusCode::kInvalidArgument,
+                                "archive"},
+                      BadImport{"Empty", {}, "", absl::StatusCode::kInvalidArgument, "empty file"},
+                      BadImport{"Missing", {}, "", absl::StatusCode::kNotFound, "open archive"}),
+    [](const ::testing::TestParamInfo<BadImport>& param_info) {
+      return param_info.param.test_name;
+    });
 
 }  // namespace
 }  // namespace quilt

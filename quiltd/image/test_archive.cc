@@ -16,7 +16,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "quiltd/image/fs_util.h"
+#include "common/fs.h"
 
 namespace quilt::testing {
 namespace {
@@ -152,7 +152,8 @@ std::vector<std::string> ListNames(const std::string& dir) {
 
 ScratchDir::ScratchDir() {
   const char* tmp = ::getenv("TMPDIR");
-  std::string tmpl = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/quilt-image-test-XXXXXX");
+  std::string tmpl =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/quilt-image-test-XXXXXX");
   if (::mkdtemp(tmpl.data()) != nullptr) {
     char resolved[PATH_MAX];
     path_ = ::realpath(tmpl.c_str(), resolved) != nullptr ? resolved : tmpl;

@@ -213,10 +213,11 @@ void Runtime::Release(const std::string& id) {
 
 absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
-  QUILT_RETURN_IF_ERROR(Claim(record.id));
-  auto release = absl::MakeCleanup([&] { Release(record.id); });
+  const std::string id = record.id;
+  QUILT_RETURN_IF_ERROR(Claim(id));
+  auto release = absl::MakeCleanup([this, id] { Release(id); });
   // Re-read under the claim: another Start may have finished between Resolve and Claim.
-  QUILT_ASSIGN_OR_RETURN(record, store_->Get(record.id));
+  QUILT_ASSIGN_OR_RETURN(record, store_->Get(id));
   if (record.state != ContainerState::kCreated) {
     return absl::FailedPreconditionError(absl::StrCat(
         "start ", Short(record.id), ": container is ", StateName(record.state),
@@ -419,7 +420,7 @@ absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) 
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
   const std::string id = record.id;
   QUILT_RETURN_IF_ERROR(Claim(id));
-  auto release = absl::MakeCleanup([&] { Release(id); });
+  auto release = absl::MakeCleanup([this, id] { Release(id); });
   QUILT_ASSIGN_OR_RETURN(record, store_->Get(id));
   if (record.state == ContainerState::kRunning) {
     if (!force) {

@@ -1,5 +1,5 @@
 // The daemon itself: socket, locking, health, shutdown.
-#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +68,12 @@ TEST_F(DaemonTest, HealthAndVersion) {
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return done; });
   EXPECT_TRUE(status.ok()) << status.error_message();
+  // HealthCheckResponse{status: SERVING (1)} is field 1, varint 1.
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(reply.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
 }  // namespace

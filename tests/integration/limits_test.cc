@@ -33,7 +33,9 @@ TEST_F(LimitsTest, ForkBombStopsAtThePidsLimit) {
   const std::string out = Logs(c.id());
   int procs = 0;
   for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    if (absl::ConsumePrefix(&line, "started=")) ASSERT_TRUE(absl::SimpleAtoi(line, &procs));
+    if (absl::ConsumePrefix(&line, "started=")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line, &procs));
+    }
   }
   EXPECT_GT(procs, 0) << out;
   EXPECT_LE(procs, 10) << out;
