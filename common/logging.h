@@ -3,9 +3,9 @@
 #pragma once
 
 #include <sstream>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace quilt {
 
@@ -44,7 +44,7 @@ class LogLine {
 #define QUILT_LOG_LEVEL_ERROR ::quilt::LogLevel::kError
 
 // QUILT_LOG(INFO) << "started " << id;   (a single statement: safe under an unbraced if)
-#define QUILT_LOG(level)                                                                 \
+#define QUILT_LOG(level)                                                                      \
   for (bool quilt_log_on_ = QUILT_LOG_LEVEL_##level >= ::quilt::GetLogLevel(); quilt_log_on_; \
-       quilt_log_on_ = false)                                                            \
+       quilt_log_on_ = false)                                                                 \
   ::quilt::LogLine(QUILT_LOG_LEVEL_##level, __FILE__, __LINE__)

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <cerrno>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 #define QUILT_STATUS_CONCAT_INNER_(a, b) a##b
 #define QUILT_STATUS_CONCAT_(a, b) QUILT_STATUS_CONCAT_INNER_(a, b)

@@ -22,9 +22,9 @@ absl::StatusOr<UniqueFd> Lock(const std::string& path, absl::string_view what) {
     char buf[32] = {};
     ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
     const std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
-    return absl::FailedPreconditionError(
-        absl::StrCat("another quiltd (pid ", absl::StripAsciiWhitespace(pid), ") is using ",
-                     what, " (lock ", path, ")"));
+    return absl::FailedPreconditionError(absl::StrCat("another quiltd (pid ",
+                                                      absl::StripAsciiWhitespace(pid),
+                                                      ") is using ", what, " (lock ", path, ")"));
   }
   const std::string pid = absl::StrCat(::getpid(), "\n");
   if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {

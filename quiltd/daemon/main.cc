@@ -50,8 +50,8 @@ bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0;
 // The built-in busybox rootfs: next to an installed quiltd, else the build tree's copy.
 std::string DefaultImagePath() {
   for (const std::string& candidate :
-       {DirOfSelf() + "/../share/quilt/default-rootfs.tar", std::string(QUILT_DEFAULT_IMAGE_INSTALLED),
-        std::string(QUILT_DEFAULT_IMAGE_BUILD)}) {
+       {DirOfSelf() + "/../share/quilt/default-rootfs.tar",
+        std::string(QUILT_DEFAULT_IMAGE_INSTALLED), std::string(QUILT_DEFAULT_IMAGE_BUILD)}) {
     if (Exists(candidate)) return candidate;
   }
   return "";
@@ -82,8 +82,8 @@ absl::Status Serve(const Flags& flags) {
   options.default_image_path =
       flags.default_image.empty() ? DefaultImagePath() : flags.default_image;
   if (!Exists(options.monitor_path)) {
-    return absl::NotFoundError(absl::StrCat("monitor binary ", options.monitor_path,
-                                            " not found (use --monitor-path)"));
+    return absl::NotFoundError(
+        absl::StrCat("monitor binary ", options.monitor_path, " not found (use --monitor-path)"));
   }
   QUILT_ASSIGN_OR_RETURN(std::unique_ptr<Runtime> runtime, Runtime::Create(options));
 
@@ -119,7 +119,9 @@ absl::Status Serve(const Flags& flags) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   QUILT_LOG(INFO) << "signal " << signal << ": shutting down (containers keep running)";
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Calls in flight get a moment to finish; long ones (Wait, Logs --follow) are cancelled
+  // and their clients reconnect to the next daemon. Containers are not touched.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   ::unlink(flags.socket.c_str());
   return absl::OkStatus();
 }

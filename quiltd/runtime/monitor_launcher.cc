@@ -4,8 +4,8 @@
 #include <spawn.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -55,8 +55,8 @@ absl::StatusOr<LaunchedMonitor> MonitorLauncher::Spawn(const MonitorConfig& conf
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, monitor_log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0640);
+  posix_spawn_file_actions_addopen(&actions, 1, monitor_log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0640);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
   posix_spawnattr_t attr;

@@ -15,7 +15,7 @@ namespace quilt {
 struct LaunchedMonitor {
   pid_t pid = 0;
   int64_t start_ticks = 0;
-  UniqueFd pidfd;      // readable once the monitor has exited
+  UniqueFd pidfd;  // readable once the monitor has exited
 };
 
 class MonitorLauncher {
@@ -25,8 +25,7 @@ class MonitorLauncher {
   // Writes config.json into the bundle and spawns `quilt-monitor <bundle>`, which puts
   // itself in its own session. Fails only when the monitor could not be spawned at all.
   // `start_pipe` receives the read end of the monitor's start pipe.
-  absl::StatusOr<LaunchedMonitor> Spawn(const MonitorConfig& config,
-                                        const std::string& monitor_log,
+  absl::StatusOr<LaunchedMonitor> Spawn(const MonitorConfig& config, const std::string& monitor_log,
                                         UniqueFd* start_pipe) const;
 
   // Blocks until the monitor writes its start report; a container that failed to start, or

@@ -91,8 +91,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& o
 
 Runtime::Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
                  std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
-                 std::unique_ptr<ExitWatcher> exit_watcher,
-                 std::unique_ptr<LogWatcher> log_watcher)
+                 std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher)
     : options_(std::move(options)),
       store_(std::move(store)),
       images_(std::move(images)),
@@ -144,8 +143,10 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
 
   const Bundle bundle(ContainersDir(), record.id);
   auto remove_bundle = absl::MakeCleanup([&] { (void)RemoveTree(bundle.dir); });
-  for (const auto& [dir, mode] : {std::pair{bundle.dir, 0700}, {bundle.upper(), 0755},
-                                  {bundle.work(), 0700}, {bundle.rootfs(), 0755}}) {
+  for (const auto& [dir, mode] : {std::pair{bundle.dir, 0700},
+                                  {bundle.upper(), 0755},
+                                  {bundle.work(), 0700},
+                                  {bundle.rootfs(), 0755}}) {
     if (::mkdir(dir.c_str(), mode) != 0) return ErrnoStatus(absl::StrCat("mkdir ", dir));
   }
   record.name = spec.name();
@@ -219,9 +220,9 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
   // Re-read under the claim: another Start may have finished between Resolve and Claim.
   QUILT_ASSIGN_OR_RETURN(record, store_->Get(id));
   if (record.state != ContainerState::kCreated) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "start ", Short(record.id), ": container is ", StateName(record.state),
-        " (only created containers can be started)"));
+    return absl::FailedPreconditionError(absl::StrCat("start ", Short(record.id), ": container is ",
+                                                      StateName(record.state),
+                                                      " (only created containers can be started)"));
   }
   QUILT_ASSIGN_OR_RETURN(v1::ContainerSpec spec, SpecOf(record));
   CgroupLimits limits;
@@ -424,8 +425,8 @@ absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) 
   QUILT_ASSIGN_OR_RETURN(record, store_->Get(id));
   if (record.state == ContainerState::kRunning) {
     if (!force) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "remove ", Short(id), ": container is running (stop it first, or force)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("remove ", Short(id), ": container is running (stop it first, or force)"));
     }
     QUILT_ASSIGN_OR_RETURN(record, Stop(id, absl::ZeroDuration(), SIGKILL));
   }
@@ -475,9 +476,9 @@ absl::StatusOr<std::string> Runtime::RemoveImage(const std::string& ref, bool fo
     if (c.image_digest != image.digest) continue;
     // A running container's rootfs sits on the image: never pull it away, even forced.
     if (!force || c.state == ContainerState::kRunning) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "remove image ", image.digest.substr(0, 19), ": used by container ", Short(c.id),
-          force ? " (running)" : " (remove it first, or force)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("remove image ", image.digest.substr(0, 19), ": used by container ",
+                       Short(c.id), force ? " (running)" : " (remove it first, or force)"));
     }
   }
   QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));

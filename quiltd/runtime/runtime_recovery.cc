@@ -58,7 +58,9 @@ void Runtime::RecoverContainer(ContainerRecord record) {
   QUILT_LOG(INFO) << "adopted running container " << record.id;
 }
 
-// Bundles and cgroups with no row are what a crash between steps left behind.
+// A bundle with no row is what a crash between steps left behind (Create writes the bundle
+// before the row; Remove deletes the row last). Its cgroup goes too. Only cgroups whose
+// bundle is in our state dir are touched: another daemon may share the cgroup parent.
 void Runtime::RemoveOrphans() {
   absl::StatusOr<std::vector<ContainerRecord>> records = store_->List();
   if (!records.ok()) return;
@@ -66,22 +68,18 @@ void Runtime::RemoveOrphans() {
   for (const ContainerRecord& r : *records) known.insert(r.id);
 
   const std::string dir = ContainersDir();
-  if (DIR* d = ::opendir(dir.c_str())) {
-    std::vector<std::string> orphans;
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (IsValidId(name) && !known.contains(name)) orphans.push_back(name);
-    }
-    ::closedir(d);
-    for (const std::string& id : orphans) {
-      QUILT_LOG(INFO) << "removing leftover bundle of unknown container " << id;
-      if (absl::Status s = RemoveTree(Bundle(dir, id).dir); !s.ok()) QUILT_LOG(WARNING) << s;
-    }
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> orphans;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (IsValidId(name) && !known.contains(name)) orphans.push_back(name);
   }
-  for (const std::string& id : cgroups_->ListContainers()) {
-    if (known.contains(id)) continue;
-    QUILT_LOG(INFO) << "removing leftover cgroup of unknown container " << id;
+  ::closedir(d);
+  for (const std::string& id : orphans) {
+    QUILT_LOG(INFO) << "removing leftovers of unknown container " << id;
     if (absl::Status s = cgroups_->RemoveContainer(id); !s.ok()) QUILT_LOG(WARNING) << s;
+    if (absl::Status s = RemoveTree(Bundle(dir, id).dir); !s.ok()) QUILT_LOG(WARNING) << s;
   }
 }
 

@@ -21,8 +21,7 @@ bool Matches(const v1::ListRequest& request, const ContainerRecord& record) {
   } else if (!request.all() && record.state != ContainerState::kRunning) {
     return false;
   }
-  return request.name_contains().empty() ||
-         absl::StrContains(record.name, request.name_contains());
+  return request.name_contains().empty() || absl::StrContains(record.name, request.name_contains());
 }
 
 }  // namespace

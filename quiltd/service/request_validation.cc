@@ -68,9 +68,9 @@ absl::Status ValidateResources(const v1::Resources& r) {
   const unsigned host_cpus = std::thread::hardware_concurrency();
   if (!std::isfinite(cpus) || cpus < 0 || (cpus > 0 && cpus < 0.01) ||
       (host_cpus > 0 && cpus > host_cpus)) {
-    return Invalid("spec.resources.cpus", absl::StrCat("must be 0 (no limit) or between 0.01 and ",
-                                                       host_cpus, " (this host's CPUs), got ",
-                                                       cpus));
+    return Invalid("spec.resources.cpus",
+                   absl::StrCat("must be 0 (no limit) or between 0.01 and ", host_cpus,
+                                " (this host's CPUs), got ", cpus));
   }
   if (r.pids_max() < 0 || r.pids_max() > (1 << 22)) {
     return Invalid("spec.resources.pids_max",

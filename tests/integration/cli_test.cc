@@ -20,8 +20,8 @@ TEST_F(CliTest, RunEchoHello) {
 }
 
 TEST_F(CliTest, RunPassesArgvVerbatimAndExitCode) {
-  CommandResult r = Cli({"run", "--", "sh", "-c", "printf '%s|' \"$@\"; exit 42", "sh",
-                         "a b", "'q'", "$HOME", ""});
+  CommandResult r = Cli(
+      {"run", "--", "sh", "-c", "printf '%s|' \"$@\"; exit 42", "sh", "a b", "'q'", "$HOME", ""});
   EXPECT_EQ(r.exit_code, 42) << r.err;
   EXPECT_EQ(r.out, "a b|'q'|$HOME||");
 }
@@ -33,8 +33,8 @@ TEST_F(CliTest, RunKeepsStreamsApart) {
 }
 
 TEST_F(CliTest, DetachedLifecycle) {
-  CommandResult run = Cli({"run", "-d", "--name", "web", "--", "sh", "-c",
-                           "echo started; sleep 1000"});
+  CommandResult run =
+      Cli({"run", "-d", "--name", "web", "--", "sh", "-c", "echo started; sleep 1000"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const std::string id(absl::StripAsciiWhitespace(run.out));
   EXPECT_EQ(id.size(), 64u);
@@ -48,7 +48,7 @@ TEST_F(CliTest, DetachedLifecycle) {
   EXPECT_EQ(Cli({"stop", "-t", "1", "web"}).exit_code, 0);
   CommandResult wait = Cli({"wait", "web"});
   EXPECT_EQ(wait.exit_code, 0);
-  EXPECT_EQ(wait.out, "137\n");
+  EXPECT_EQ(wait.out, "143\n") << "sh dies of the SIGTERM that stop forwards";
   EXPECT_EQ(Cli({"rm", "web"}).exit_code, 0);
   CommandResult gone = Cli({"status", "web"});
   EXPECT_NE(gone.exit_code, 0);
@@ -75,8 +75,8 @@ TEST_F(CliTest, ImageImportListRemove) {
   ASSERT_EQ(RunCommand({"/bin/sh", "-c",
                         "mkdir -p " + rootfs + "/bin && cp /bin/busybox " + rootfs +
                             "/bin/ && ln -s busybox " + rootfs + "/bin/sh && ln -s busybox " +
-                            rootfs + "/bin/cat && echo custom > " + rootfs +
-                            "/marker && tar -C " + rootfs + " -czf " + dir_ + "/img.tar.gz ."})
+                            rootfs + "/bin/cat && echo custom > " + rootfs + "/marker && tar -C " +
+                            rootfs + " -czf " + dir_ + "/img.tar.gz ."})
                 .exit_code,
             0);
   CommandResult imported = Cli({"image", "import", dir_ + "/img.tar.gz", "--name", "mini"});

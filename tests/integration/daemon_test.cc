@@ -22,12 +22,12 @@ TEST_F(DaemonTest, SocketIsGroupOnly) {
 }
 
 TEST_F(DaemonTest, SecondDaemonOnTheSameStateDirRefuses) {
-  CommandResult second = RunCommand({QUILTD_PATH, "--socket", dir_ + "/other.sock", "--state-dir",
-                                     state_dir_});
+  CommandResult second =
+      RunCommand({QUILTD_PATH, "--socket", dir_ + "/other.sock", "--state-dir", state_dir_});
   EXPECT_NE(second.exit_code, 0);
   EXPECT_THAT(second.err, HasSubstr("another quiltd"));
-  CommandResult same_socket = RunCommand(
-      {QUILTD_PATH, "--socket", socket_, "--state-dir", dir_ + "/other-state"});
+  CommandResult same_socket =
+      RunCommand({QUILTD_PATH, "--socket", socket_, "--state-dir", dir_ + "/other-state"});
   EXPECT_NE(same_socket.exit_code, 0);
   EXPECT_THAT(same_socket.err, HasSubstr("another quiltd"));
   // The first daemon still serves.
@@ -52,7 +52,9 @@ TEST_F(DaemonTest, HealthAndVersion) {
 
   // grpc.health.v1.Health/Check with an empty service name, as a raw call.
   grpc::ClientContext hctx;
-  grpc::ByteBuffer empty_request, reply;
+  // An empty HealthCheckRequest (service "" = the whole server) serializes to no bytes.
+  grpc::Slice no_bytes("");
+  grpc::ByteBuffer empty_request(&no_bytes, 1), reply;
   grpc::GenericStub generic(channel_);
   grpc::Status status;
   std::mutex mu;
@@ -72,7 +74,8 @@ TEST_F(DaemonTest, HealthAndVersion) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(reply.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 

@@ -42,11 +42,11 @@ TEST_F(LifecycleTest, OptionsAreApplied) {
   const std::string data = dir_ + "/data";
   ASSERT_EQ(mkdir(data.c_str(), 0755), 0);
   std::ofstream(data + "/in.txt") << "from host";
-  v1::ContainerSpec spec = Spec(
-      {"sh", "-c",
-       "echo user=$(id -u):$(id -g) pwd=$(pwd) host=$(hostname) foo=$FOO; cat /data/in.txt; "
-       "echo; echo written > /data/out.txt; ls /sys/class/net | tr '\\n' ' '; echo; "
-       "touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused"});
+  v1::ContainerSpec spec =
+      Spec({"sh", "-c",
+            "echo user=$(id -u):$(id -g) pwd=$(pwd) host=$(hostname) foo=$FOO; cat /data/in.txt; "
+            "echo; echo written > /data/out.txt; ls /sys/class/net | tr '\\n' ' '; echo; "
+            "touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused"});
   spec.set_user("1234:5678");
   spec.set_working_dir("/tmp");
   spec.set_hostname("box");
@@ -96,7 +96,8 @@ TEST_F(LifecycleTest, InitIsPidOneAndOnlyStdioIsOpen) {
 }
 
 TEST_F(LifecycleTest, StopEscalatesToSigkillForWorkloadsIgnoringSigterm) {
-  v1::Container c = Run(Spec({"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}));
+  v1::Container c =
+      Run(Spec({"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}));
   ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING);
   grpc::ClientContext ctx;
   v1::StopRequest stop;

@@ -30,8 +30,8 @@ TEST_F(LogsTest, FollowDelivers100kLinesInOrder) {
 }
 
 TEST_F(LogsTest, SlowWriterIsFollowedLive) {
-  v1::Container c = Run(Spec(
-      {"sh", "-c", "for i in $(seq 1 20); do echo $i; sleep 0.05; done; printf partial"}));
+  v1::Container c =
+      Run(Spec({"sh", "-c", "for i in $(seq 1 20); do echo $i; sleep 0.05; done; printf partial"}));
   const std::string followed = Logs(c.id(), v1::LOG_STREAM_UNSPECIFIED, /*follow=*/true);
   std::string expected;
   for (int i = 1; i <= 20; ++i) absl::StrAppend(&expected, i, "\n");

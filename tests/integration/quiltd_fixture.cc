@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -48,7 +49,7 @@ std::vector<std::string> OwnCgroupDirs() {
       continue;
     }
     for (absl::string_view ctrl : absl::StrSplit(f[1], ',')) {
-      if (ctrl == "memory" || ctrl == "pids" || ctrl == "cpu") {
+      if (ctrl == "memory" || ctrl == "pids" || ctrl == "cpu" || ctrl == "cpuacct") {
         dirs.push_back("/sys/fs/cgroup/" + f[1] + f[2]);
         break;
       }
@@ -115,8 +116,8 @@ void QuiltdTest::SetUp() {
   dir_ = tmpl;
   socket_ = dir_ + "/quilt.sock";
   state_dir_ = dir_ + "/state";
+  cgroup_parent_ = "quilt-it-" + dir_.substr(dir_.rfind('-') + 1);
   mounts_before_ = MountTable();
-  cgroups_before_ = ContainerCgroups();
   StartDaemon();
 }
 
@@ -139,34 +140,51 @@ void QuiltdTest::TearDown() {
     }
   }
   EXPECT_EQ(StopDaemon(), 0) << "quiltd should exit cleanly on SIGTERM";
-  EXPECT_EQ(ContainerCgroups(), cgroups_before_) << "container cgroups left behind";
+  if (HasFailure()) std::cerr << "quiltd log:\n" << ReadAll(dir_ + "/quiltd.log");
+  EXPECT_EQ(ContainerCgroups(), std::vector<std::string>{}) << "container cgroups left behind";
+  for (const std::string& parent : OwnCgroupDirs()) rmdir((parent + "/" + cgroup_parent_).c_str());
   EXPECT_EQ(MountTable(), mounts_before_) << "mounts left behind";
   EXPECT_TRUE(RemoveTree(dir_).ok());
 }
 
 void QuiltdTest::StartDaemon(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {QUILTD_PATH, "--socket", socket_, "--state-dir", state_dir_,
-                                   "--log-level", "warning"};
+  std::vector<std::string> argv = {QUILTD_PATH,   "--socket",        socket_,
+                                   "--state-dir", state_dir_,        "--log-level",
+                                   "warning",     "--cgroup-parent", cgroup_parent_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   const std::string log = dir_ + "/quiltd.log";
+  // Built before fork: the test process has gRPC threads, so the child may not allocate.
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   daemon_pid_ = fork();
   if (daemon_pid_ == 0) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
-  channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
-  ASSERT_TRUE(channel_->WaitForConnected(deadline))
-      << "quiltd did not come up; its log:\n" << ReadAll(log);
+  // A private subchannel pool: gRPC shares subchannels between channels to one target,
+  // and a stale one from a killed daemon could look connected.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // The daemon needs a few ms to listen; retry quickly instead of gRPC's 1 s backoff.
+  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
+  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 100);
+  channel_ = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(),
+                                       channel_args);
+  system_ = v1::System::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::VersionResponse version;
+  grpc::Status up = system_->Version(&ctx, v1::VersionRequest(), &version);
+  ASSERT_TRUE(up.ok()) << "quiltd did not come up: " << up.error_message() << "; its log:\n"
+                       << ReadAll(log);
   containers_ = v1::Containers::NewStub(channel_);
   images_ = v1::Images::NewStub(channel_);
-  system_ = v1::System::NewStub(channel_);
 }
 
 void QuiltdTest::KillDaemon() {
@@ -178,6 +196,11 @@ void QuiltdTest::KillDaemon() {
 
 int QuiltdTest::StopDaemon() {
   if (daemon_pid_ <= 0) return -1;
+  // Our open connection would hold the daemon's graceful shutdown to its deadline.
+  containers_.reset();
+  images_.reset();
+  system_.reset();
+  channel_.reset();
   kill(daemon_pid_, SIGTERM);
   int status = 0;
   waitpid(daemon_pid_, &status, 0);
@@ -237,9 +260,10 @@ std::string QuiltdTest::Logs(const std::string& ref, v1::LogStream stream, bool 
   return out;
 }
 
-std::vector<std::string> QuiltdTest::ContainerCgroups() {
+std::vector<std::string> QuiltdTest::ContainerCgroups() const {
   std::vector<std::string> found;
-  for (const std::string& parent : OwnCgroupDirs()) {
+  for (const std::string& own : OwnCgroupDirs()) {
+    const std::string parent = own + "/" + cgroup_parent_;
     DIR* d = opendir(parent.c_str());
     if (d == nullptr) continue;
     while (dirent* e = readdir(d)) {

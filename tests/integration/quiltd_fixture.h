@@ -49,13 +49,16 @@ class QuiltdTest : public ::testing::Test {
   std::string Logs(const std::string& ref, v1::LogStream stream = v1::LOG_STREAM_UNSPECIFIED,
                    bool follow = false);
 
-  // Directories of container cgroups ("quilt-<id>") that exist below our cgroup parents.
-  static std::vector<std::string> ContainerCgroups();
+  // Directories of container cgroups ("quilt-<id>") below this test's cgroup parent.
+  std::vector<std::string> ContainerCgroups() const;
   static std::string MountTable();
 
   std::string dir_;
   std::string socket_;
   std::string state_dir_;
+  // Each test's daemon puts its containers under its own cgroup parent (below ours), so
+  // tests running side by side never see each other's cgroups.
+  std::string cgroup_parent_;
   pid_t daemon_pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Containers::Stub> containers_;
@@ -64,7 +67,6 @@ class QuiltdTest : public ::testing::Test {
 
  private:
   std::string mounts_before_;
-  std::vector<std::string> cgroups_before_;
 };
 
 }  // namespace quilt::testing
