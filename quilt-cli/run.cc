@@ -31,12 +31,11 @@ class Runner {
 
   // Follows the workload to its end; returns the exit code of quilt-cli.
   int Follow(const quilt::v1::Container& created) {
-    if (created.state() == quilt::v1::CONTAINER_STATE_FAILED) return Failed(created);
+    if (created.state() == quilt::v1::CONTAINER_STATE_FAILED) return Failed(created, true);
     if (watcher_.signal() != 0) return Interrupted();
     quilt::v1::LogsRequest request;
     request.set_ref(id_);
     request.set_follow(true);
-    request.set_exclude_setup(true);
     grpc::ClientContext logs_context;
     watcher_.Watch(&logs_context);
     absl::Status copied = CopyLogs(client_, &logs_context, request, {});
@@ -58,19 +57,22 @@ class Runner {
     if (watcher_.signal() != 0) return Interrupted();
     if (!waited.ok()) return ReportError(waited.status());
     const quilt::v1::Container& container = waited->container();
-    if (container.state() == quilt::v1::CONTAINER_STATE_FAILED) return Failed(container);
+    if (container.state() == quilt::v1::CONTAINER_STATE_FAILED) return Failed(container, false);
     return Finish(container.exit_code());
   }
 
-  // The workload never ran (or Quilt lost it): show what setup printed, then why.
-  int Failed(const quilt::v1::Container& container) {
-    quilt::v1::LogsRequest request;
-    request.set_ref(id_);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoNanoseconds(kShortDeadline));
-    // Best effort: the failure message below matters more than the setup output.
-    CopyLogs(client_, &context, request, {}).IgnoreError();
+  // The workload never ran (or Quilt lost it): say why. Setup output, if any, was streamed
+  // already, or is printed here when Create itself reported the failure.
+  int Failed(const quilt::v1::Container& container, bool print_setup_output) {
+    if (print_setup_output) {
+      quilt::v1::LogsRequest request;
+      request.set_ref(id_);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           absl::ToChronoNanoseconds(kShortDeadline));
+      // Best effort: the failure message below matters more than the setup output.
+      CopyLogs(client_, &context, request, {}).IgnoreError();
+    }
     ReportError(absl::FailedPreconditionError(absl::StrCat(
         "container ", ShortId(id_), " failed: ", container.reason(), ": ", container.message())));
     return Finish(kExitRunFailed);

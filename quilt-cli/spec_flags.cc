@@ -18,8 +18,9 @@ absl::Status SetResources(const SpecFlags& flags, quilt::v1::Resources* resource
     QUILT_ASSIGN_OR_RETURN(double cpus, ParseCpus(flags.cpus));
     resources->set_cpus(cpus);
   }
-  if (flags.pids < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid pids ", flags.pids, ": negative"));
+  if (flags.pids < -1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid pids ", flags.pids, ": want -1 (no limit), 0 (default) or more"));
   }
   resources->set_pids_max(flags.pids);
   return absl::OkStatus();
@@ -40,11 +41,18 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
       ->allow_extra_args(false);
   command->add_option("--memory", flags->memory, "Memory limit (e.g. 64m, 1g)");
   command->add_option("--cpus", flags->cpus, "CPU limit in CPUs (e.g. 0.5)");
-  command->add_option("--pids", flags->pids, "Maximum number of processes");
+  command->add_option("--pids", flags->pids,
+                      "Maximum number of processes (0: default 4096, -1: no limit)");
   command->add_option("-v,--volume", flags->volumes, "Bind mount SRC:DST[:ro|rw] (repeat)")
       ->allow_extra_args(false);
   command->add_option("--network", flags->network, "Network: none or host");
   command->add_flag("--read-only", flags->read_only, "Mount the rootfs read-only");
+  command->add_option("--cap-add", flags->cap_add, "Add a capability, e.g. NET_RAW, or ALL")
+      ->allow_extra_args(false);
+  command->add_option("--cap-drop", flags->cap_drop, "Drop a capability, e.g. CHOWN, or ALL")
+      ->allow_extra_args(false);
+  command->add_option("--seccomp", flags->seccomp,
+                      "System call filter: default, or unconfined for none");
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -72,6 +80,9 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
     spec.set_network(network);
   }
   spec.set_read_only_rootfs(flags.read_only);
+  spec.mutable_cap_add()->Add(flags.cap_add.begin(), flags.cap_add.end());
+  spec.mutable_cap_drop()->Add(flags.cap_drop.begin(), flags.cap_drop.end());
+  spec.set_seccomp(flags.seccomp);
   return spec;
 }
 

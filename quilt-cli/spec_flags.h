@@ -29,6 +29,9 @@ struct SpecFlags {
   std::vector<std::string> volumes;
   std::string network;
   bool read_only = false;
+  std::vector<std::string> cap_add;
+  std::vector<std::string> cap_drop;
+  std::string seccomp;
   // The positional words (all words after "--"): the workload's argv, verbatim.
   std::vector<std::string> command;
 };

@@ -78,7 +78,25 @@ TEST(SpecFlagsTest, BadValuesNameTheFlag) {
               testing::HasSubstr("invalid volume"));
   EXPECT_THAT(std::string(BuildSpec(Parse({"--network", "x"}), "/", NoEnv).status().message()),
               testing::HasSubstr("invalid network"));
-  EXPECT_FALSE(BuildSpec(Parse({"--pids", "-1"}), "/", NoEnv).ok());
+  EXPECT_THAT(std::string(BuildSpec(Parse({"--pids", "-2"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("invalid pids -2"));
+}
+
+TEST(SpecFlagsTest, SecurityFlagsAndPidsSpecialValues) {
+  absl::StatusOr<quilt::v1::ContainerSpec> spec =
+      BuildSpec(Parse({"--cap-drop", "ALL", "--cap-add", "NET_RAW", "--cap-add", "cap_kill",
+                       "--seccomp", "unconfined", "--pids", "-1", "--", "true"}),
+                "/", NoEnv);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(spec->cap_drop(), testing::ElementsAre("ALL"));
+  EXPECT_THAT(spec->cap_add(), testing::ElementsAre("NET_RAW", "cap_kill"));
+  EXPECT_EQ(spec->seccomp(), "unconfined");
+  EXPECT_EQ(spec->resources().pids_max(), -1);
+  spec = BuildSpec(Parse({"--", "true"}), "/", NoEnv);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->cap_add().empty());
+  EXPECT_EQ(spec->seccomp(), "");
+  EXPECT_EQ(spec->resources().pids_max(), 0) << "0: the daemon's default";
 }
 
 }  // namespace

@@ -16,8 +16,18 @@ std::string LimitsText(const quilt::v1::Resources& resources) {
   std::string memory =
       resources.memory_bytes() > 0 ? HumanSize(resources.memory_bytes()) : "unlimited";
   std::string cpus = resources.cpus() > 0 ? absl::StrCat(resources.cpus()) : "unlimited";
-  std::string pids = resources.pids_max() > 0 ? absl::StrCat(resources.pids_max()) : "unlimited";
+  std::string pids = resources.pids_max() > 0    ? absl::StrCat(resources.pids_max())
+                     : resources.pids_max() == 0 ? "default(4096)"
+                                                 : "unlimited";
   return absl::StrCat("memory=", memory, " cpus=", cpus, " pids=", pids);
+}
+
+// "default", or the changes to it in the order the kernel applies them: drops, then adds.
+std::string CapabilitiesText(const quilt::v1::ContainerSpec& spec) {
+  std::string text = "default";
+  for (const std::string& cap : spec.cap_drop()) absl::StrAppend(&text, " -", cap);
+  for (const std::string& cap : spec.cap_add()) absl::StrAppend(&text, " +", cap);
+  return text;
 }
 
 void PrintContainer(const quilt::v1::Container& container) {
@@ -35,7 +45,9 @@ void PrintContainer(const quilt::v1::Container& container) {
             << "started: " << FormatTimestamp(container.started_at()) << '\n'
             << "finished: " << FormatTimestamp(container.finished_at()) << '\n'
             << "command: " << CommandText(spec.command()) << '\n'
-            << "limits: " << LimitsText(spec.resources()) << '\n';
+            << "limits: " << LimitsText(spec.resources()) << '\n'
+            << "capabilities: " << CapabilitiesText(spec) << '\n'
+            << "seccomp: " << (spec.seccomp().empty() ? "default" : spec.seccomp()) << '\n';
 }
 
 int RunStatus(const GlobalOptions& global, const std::string& ref) {

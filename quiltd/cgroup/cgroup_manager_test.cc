@@ -1,10 +1,13 @@
 // Real cgroups on this host (needs root). Every test works below a parent of its own,
 // "cgtest-<pid>" under the cgroups this process is in, and TearDown checks that no container
-// cgroup is left and removes that parent.
+// cgroup is left and removes that parent. The same tests run on this hybrid host (v1
+// controllers) and on a pure cgroup v2 kernel (tests/vm/run).
 #include "quiltd/cgroup/cgroup_manager.h"
 
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::Not;
+using ::testing::UnorderedElementsAre;
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -46,13 +50,43 @@ int64_t ReadNumber(const std::string& path) {
   return value.ok() ? *value : -1;
 }
 
-// The placement dir of the hierarchy whose path contains `/<controller>/`.
+// True when /sys/fs/cgroup is the cgroup2 (unified) mount: a pure v2 host.
+bool HostIsPureV2() {
+  struct statfs fs;
+  return statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// The placement dir serving `controller`: the v1 hierarchy whose path contains
+// `/<controller>/`, else the v2 dir.
 std::string ControllerDir(const CgroupPlacement& placement, const std::string& controller) {
   for (const std::string& procs : placement.procs_files) {
     if (absl::StrContains(procs, absl::StrCat("/", controller, "/"))) return DirOf(procs);
   }
+  if (!placement.v2_dir.empty()) return placement.v2_dir;
   ADD_FAILURE() << "no " << controller << " hierarchy in placement";
   return "";
+}
+
+// This process's own cgroup directory in the v2 hierarchy mounted at /sys/fs/cgroup.
+std::string OwnV2Dir() {
+  std::string self = ReadCgroupFile("/proc/self/cgroup").value_or("");
+  size_t start = self.find("0::");
+  if (start == std::string::npos) return "";
+  std::string path = self.substr(start + 3, self.find('\n', start) - start - 3);
+  return path == "/" ? "/sys/fs/cgroup" : "/sys/fs/cgroup" + path;
+}
+
+// Every cgroup.procs file of the placement, v1 and v2.
+std::vector<std::string> ProcsFiles(const CgroupPlacement& placement) {
+  std::vector<std::string> files = placement.procs_files;
+  if (!placement.v2_dir.empty()) files.push_back(placement.v2_dir + "/cgroup.procs");
+  return files;
+}
+
+// The memory limit file of the placement: v1 or v2 name.
+std::string MemoryLimitFile(const CgroupPlacement& placement) {
+  std::string dir = ControllerDir(placement, "memory");
+  return dir + (dir == placement.v2_dir ? "/memory.max" : "/memory.limit_in_bytes");
 }
 
 // A forked child that runs `body` only once it has been placed into the container's cgroups;
@@ -73,7 +107,9 @@ class PlacedChild {
       _exit(body());
     }
     close(fds[0]);
-    for (const std::string& procs : placement.procs_files) {
+    // A v2 child could be cloned straight into its cgroup (CLONE_INTO_CGROUP, as the monitor
+    // does); a procs write places it the same way on both versions.
+    for (const std::string& procs : ProcsFiles(placement)) {
       absl::Status status = WriteCgroupFile(procs, absl::StrCat(pid_));
       EXPECT_TRUE(status.ok()) << status;
     }
@@ -136,17 +172,28 @@ class CgroupManagerTest : public ::testing::Test {
   std::unique_ptr<CgroupManager> manager_;
 };
 
-TEST_F(CgroupManagerTest, HostIsHybridWithEveryControllerPlaced) {
-  EXPECT_EQ(manager_->mode(), CgroupMode::kHybrid);
-  EXPECT_EQ(manager_->ModeName(), "hybrid");
+TEST_F(CgroupManagerTest, ModeAndPlacementMatchTheHost) {
   std::string id = NewContainerId();
   CgroupPlacement placement = MustCreate(id, {});
-  // memory, cpu, cpuacct and pids are separate v1 mounts here.
-  EXPECT_EQ(placement.procs_files.size(), 4u);
-  EXPECT_TRUE(placement.v2_dir.empty());
-  for (const std::string& procs : placement.procs_files) {
-    EXPECT_TRUE(Exists(procs)) << procs;
-    EXPECT_TRUE(absl::EndsWith(DirOf(procs), absl::StrCat("/quilt-", id))) << procs;
+  if (HostIsPureV2()) {
+    EXPECT_EQ(manager_->mode(), CgroupMode::kV2);
+    EXPECT_EQ(manager_->ModeName(), "v2");
+    EXPECT_TRUE(placement.procs_files.empty());
+    EXPECT_TRUE(absl::EndsWith(placement.v2_dir, absl::StrCat("/quilt-", id))) << placement.v2_dir;
+    // The limit files exist only where the parent enabled the controllers for its children.
+    for (const char* file : {"/memory.max", "/cpu.max", "/pids.max"}) {
+      EXPECT_TRUE(Exists(placement.v2_dir + file)) << placement.v2_dir << file;
+    }
+  } else {
+    // This development host: memory, cpu, cpuacct and pids are separate v1 mounts.
+    EXPECT_EQ(manager_->mode(), CgroupMode::kHybrid);
+    EXPECT_EQ(manager_->ModeName(), "hybrid");
+    EXPECT_EQ(placement.procs_files.size(), 4u);
+    EXPECT_TRUE(placement.v2_dir.empty());
+    for (const std::string& procs : placement.procs_files) {
+      EXPECT_TRUE(Exists(procs)) << procs;
+      EXPECT_TRUE(absl::EndsWith(DirOf(procs), absl::StrCat("/quilt-", id))) << procs;
+    }
   }
   EXPECT_TRUE(manager_->RemoveContainer(id).ok());
 }
@@ -154,12 +201,20 @@ TEST_F(CgroupManagerTest, HostIsHybridWithEveryControllerPlaced) {
 TEST_F(CgroupManagerTest, LimitsAreWrittenToTheKernel) {
   std::string id = NewContainerId();
   CgroupPlacement placement = MustCreate(id, {32 << 20, 0.5, 5});
-  std::string memory = ControllerDir(placement, "memory");
-  EXPECT_EQ(ReadNumber(memory + "/memory.limit_in_bytes"), 32 << 20);
-  EXPECT_EQ(ReadNumber(memory + "/memory.memsw.limit_in_bytes"), 32 << 20);
-  std::string cpu = ControllerDir(placement, "cpu");
-  EXPECT_EQ(ReadNumber(cpu + "/cpu.cfs_period_us"), 100000);
-  EXPECT_EQ(ReadNumber(cpu + "/cpu.cfs_quota_us"), 50000);
+  EXPECT_EQ(ReadNumber(MemoryLimitFile(placement)), 32 << 20);
+  if (placement.v2_dir.empty()) {
+    std::string memory = ControllerDir(placement, "memory");
+    EXPECT_EQ(ReadNumber(memory + "/memory.memsw.limit_in_bytes"), 32 << 20);
+    std::string cpu = ControllerDir(placement, "cpu");
+    EXPECT_EQ(ReadNumber(cpu + "/cpu.cfs_period_us"), 100000);
+    EXPECT_EQ(ReadNumber(cpu + "/cpu.cfs_quota_us"), 50000);
+  } else {
+    // No swap on top of the memory limit (the file is absent without swap accounting).
+    if (Exists(placement.v2_dir + "/memory.swap.max")) {
+      EXPECT_EQ(ReadNumber(placement.v2_dir + "/memory.swap.max"), 0);
+    }
+    EXPECT_EQ(ReadCgroupFile(placement.v2_dir + "/cpu.max").value_or(""), "50000 100000\n");
+  }
   EXPECT_EQ(ReadNumber(ControllerDir(placement, "pids") + "/pids.max"), 5);
   EXPECT_TRUE(manager_->RemoveContainer(id).ok());
 }
@@ -169,7 +224,7 @@ TEST_F(CgroupManagerTest, CreateIsExclusiveAndLeavesTheExistingGroupAlone) {
   CgroupPlacement placement = MustCreate(id, {32 << 20, 0, 0});
   auto again = manager_->CreateContainer(id, {64 << 20, 0, 0});
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
-  EXPECT_EQ(ReadNumber(ControllerDir(placement, "memory") + "/memory.limit_in_bytes"), 32 << 20);
+  EXPECT_EQ(ReadNumber(MemoryLimitFile(placement)), 32 << 20);
   EXPECT_TRUE(manager_->RemoveContainer(id).ok());
 }
 
@@ -177,14 +232,18 @@ TEST_F(CgroupManagerTest, FailedCreateRemovesWhatItCreated) {
   std::string id = NewContainerId();
   CgroupPlacement probe = MustCreate(id, {});
   ASSERT_TRUE(manager_->RemoveContainer(id).ok());
-  // A stale pids group alone (as after a crash) makes the create fail after it has already
-  // made the memory and cpu groups, which must be rolled back.
+  // A stale pids group alone (as after a crash) makes the create fail; on v1 it has already
+  // made the memory and cpu groups, which must be rolled back (on v2 all share one dir).
   std::string pids = ControllerDir(probe, "pids");
   ASSERT_EQ(mkdir(pids.c_str(), 0755), 0);
   auto placement = manager_->CreateContainer(id, {32 << 20, 1, 10});
   EXPECT_EQ(placement.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_FALSE(Exists(ControllerDir(probe, "memory")));
-  EXPECT_FALSE(Exists(ControllerDir(probe, "cpu")));
+  for (const char* controller : {"memory", "cpu"}) {
+    std::string dir = ControllerDir(probe, controller);
+    if (dir != pids) {
+      EXPECT_FALSE(Exists(dir)) << dir;
+    }
+  }
   EXPECT_THAT(manager_->ListContainers(), Contains(id));
   EXPECT_TRUE(manager_->RemoveContainer(id).ok());
   EXPECT_FALSE(Exists(pids));
@@ -301,12 +360,12 @@ TEST_F(CgroupManagerTest, RemoveKillsLeftoverProcessesAndRemovesEveryDir) {
     pause();
     return 0;
   });
-  std::string procs = ReadCgroupFile(placement.procs_files[0]).value_or("");
+  std::string procs = ReadCgroupFile(ProcsFiles(placement)[0]).value_or("");
   ASSERT_EQ(procs, absl::StrCat(sleeper.pid(), "\n"));
   ASSERT_TRUE(manager_->RemoveContainer(id).ok());
   int status = sleeper.Wait();
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
-  for (const std::string& file : placement.procs_files) EXPECT_FALSE(Exists(DirOf(file))) << file;
+  for (const std::string& file : ProcsFiles(placement)) EXPECT_FALSE(Exists(DirOf(file))) << file;
   EXPECT_THAT(manager_->ListContainers(), Not(Contains(id)));
   EXPECT_TRUE(manager_->RemoveContainer(id).ok()) << "removing a missing group is OK";
 }
@@ -323,6 +382,87 @@ TEST_F(CgroupManagerTest, ListContainersFindsCreatedIds) {
   EXPECT_TRUE(manager_->RemoveContainer(a).ok());
   EXPECT_TRUE(manager_->RemoveContainer(b).ok());
   EXPECT_TRUE(manager_->ListContainers().empty());
+}
+
+// The delegation case on v2 (systemd's Delegate=yes): quiltd starts inside the cgroup that
+// becomes the parent of its containers. Runs in a child, since it moves the calling process.
+TEST(CgroupV2DelegationTest, QuiltdInItsParentMovesOnlyItselfToALeaf) {
+  if (!HostIsPureV2()) GTEST_SKIP() << "needs a pure cgroup v2 host (tests/vm/run)";
+  const std::string parent = absl::StrCat(OwnV2Dir(), "/cgtest-delegated-", getpid());
+  ASSERT_EQ(mkdir(parent.c_str(), 0755), 0) << parent << ": " << std::strerror(errno);
+  const pid_t child = fork();
+  if (child == 0) {
+    if (!MoveProcess(parent, getpid()).ok()) _exit(10);
+    auto manager = CgroupManager::Create("");
+    if (!manager.ok()) _exit(11);
+    std::string id = NewContainerId();
+    auto placement = (*manager)->CreateContainer(id, {32 << 20, 0.5, 5});
+    if (!placement.ok()) _exit(12);
+    if (placement->v2_dir != absl::StrCat(parent, "/quilt-", id)) _exit(13);
+    if (!Exists(placement->v2_dir + "/memory.max")) _exit(14);
+    if (OwnV2Dir() != parent + "/quiltd-daemon") _exit(15);
+    _exit((*manager)->RemoveContainer(id).ok() ? 0 : 16);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "step failed (10 move, 11 create manager, 12 create container, 13 placement, 14 no "
+         "memory controller, 15 quiltd not in the leaf, 16 remove): "
+      << status;
+  std::string enabled = ReadCgroupFile(parent + "/cgroup.subtree_control").value_or("");
+  EXPECT_THAT(ParseControllerList(enabled), UnorderedElementsAre("cpu", "memory", "pids"));
+  EXPECT_EQ(ListCgroupChildren(parent), std::vector<std::string>{"quiltd-daemon"});
+  EXPECT_TRUE(RemoveCgroupTree(parent, absl::Seconds(1)).ok());
+}
+
+// Quilt never moves a process it does not own: another process in the parent makes Create
+// fail and leaves everything as it was.
+TEST(CgroupV2DelegationTest, ParentHoldingAnotherProcessIsRefused) {
+  if (!HostIsPureV2()) GTEST_SKIP() << "needs a pure cgroup v2 host (tests/vm/run)";
+  const std::string parent = absl::StrCat(OwnV2Dir(), "/cgtest-shared-", getpid());
+  ASSERT_EQ(mkdir(parent.c_str(), 0755), 0) << parent << ": " << std::strerror(errno);
+  const pid_t other = fork();
+  if (other == 0) {
+    pause();
+    _exit(0);
+  }
+  EXPECT_TRUE(MoveProcess(parent, other).ok());
+  const pid_t child = fork();
+  if (child == 0) {
+    if (!MoveProcess(parent, getpid()).ok()) _exit(10);
+    auto manager = CgroupManager::Create("");
+    if (manager.status().code() != absl::StatusCode::kFailedPrecondition) _exit(11);
+    _exit(OwnV2Dir() == parent ? 0 : 12);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "step failed (10 move, 11 create did not fail as expected, 12 moved itself): " << status;
+  EXPECT_EQ(ReadCgroupFile(parent + "/cgroup.procs").value_or(""), absl::StrCat(other, "\n"));
+  EXPECT_EQ(ReadCgroupFile(parent + "/cgroup.subtree_control").value_or("?"), "");
+  EXPECT_TRUE(ListCgroupChildren(parent).empty());
+  kill(other, SIGKILL);
+  waitpid(other, nullptr, 0);
+  EXPECT_TRUE(RemoveCgroupTree(parent, absl::Seconds(1)).ok());
+}
+
+// A quiltd in the v2 root cgroup (as in a VM or a container's init) puts containers directly
+// below it: the root may enable controllers although processes live in it.
+TEST(CgroupV2DelegationTest, ContainersDirectlyBelowTheRootCgroup) {
+  if (!HostIsPureV2() || OwnV2Dir() != "/sys/fs/cgroup") {
+    GTEST_SKIP() << "needs to run in the root cgroup of a pure v2 host (tests/vm/run)";
+  }
+  auto manager = CgroupManager::Create("");
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  std::string id = NewContainerId();
+  auto placement = (*manager)->CreateContainer(id, {32 << 20, 0, 5});
+  ASSERT_TRUE(placement.ok()) << placement.status();
+  EXPECT_EQ(placement->v2_dir, absl::StrCat("/sys/fs/cgroup/quilt-", id));
+  EXPECT_EQ(ReadNumber(placement->v2_dir + "/memory.max"), 32 << 20);
+  EXPECT_EQ(ReadNumber(placement->v2_dir + "/pids.max"), 5);
+  EXPECT_EQ(OwnV2Dir(), "/sys/fs/cgroup") << "quiltd must not move out of the root";
+  EXPECT_TRUE((*manager)->RemoveContainer(id).ok());
+  EXPECT_FALSE(Exists(placement->v2_dir));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "common/unique_fd.h"
 #include "quiltd/monitor/channel.h"
+#include "quiltd/monitor/exec_hardening.h"
 
 namespace quilt {
 namespace {
@@ -112,21 +113,43 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   _exit(exit_code);
 }
 
-// In the forked workload process: identity (supplementary groups before gid before uid,
-// since each step drops the privilege the next one needs), working dir, exec.
-[[noreturn]] void ExecWorkload(const MonitorConfig& config, const CommandLine& command,
-                               int status_fd) {
+// In the forked workload process: hardening around the identity change (supplementary
+// groups before gid before uid, since each step drops the privilege the next one needs),
+// working dir, exec. The working dir is entered with the final credentials, so it is
+// refused exactly when the workload itself could not enter it.
+[[noreturn]] void ExecWorkload(const MonitorConfig& config, const ExecHardening& hardening,
+                               const CommandLine& command, int status_fd) {
+  const char* step = nullptr;
+  int error = hardening.Restrict(&step);
+  if (error != 0) FailExec(status_fd, error, 126, step);
   if (setgroups(config.additional_gids.size(), config.additional_gids.data()) != 0) {
     FailExec(status_fd, errno, 126, "setgroups");
   }
   if (setgid(config.gid) != 0) FailExec(status_fd, errno, 126, "setgid");
   if (setuid(config.uid) != 0) FailExec(status_fd, errno, 126, "setuid");
+  error = hardening.Lock(config.uid, &step);
+  if (error != 0) FailExec(status_fd, error, 126, step);
   if (chdir(config.working_dir.c_str()) != 0) {
     FailExec(status_fd, errno, 126, "working directory " + config.working_dir);
   }
   ExecSearchingPath(command, EnvValue(config.env, "PATH"));
-  int error = errno;
+  error = errno;
   FailExec(status_fd, error, error == ENOENT ? 127 : 126, "exec " + config.argv[0]);
+}
+
+// A setup command's child: root, with the workload's capability set and filter. A failure
+// is written to the setup stderr, so it shows in the log next to the failed command.
+[[noreturn]] void ExecSetupCommand(const ExecHardening& hardening, char** argv, char** envp) {
+  const char* step = nullptr;
+  int error = hardening.Restrict(&step);
+  if (error == 0) error = hardening.Lock(0, &step);
+  if (error == 0) {
+    execve("/bin/sh", argv, envp);
+    step = "exec /bin/sh";
+    error = errno;
+  }
+  dprintf(2, "quilt: %s: %s\n", step, strerror(error));
+  _exit(error == ENOENT ? 127 : 126);
 }
 
 // Waits for `pid`, reaping any other child (re-parented orphans) meanwhile.
@@ -143,8 +166,8 @@ int ExitCodeOf(int status) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-void RunSetupCommands(const MonitorConfig& config, const InitFds& fds, int null_fd,
-                      std::vector<std::string> env) {
+void RunSetupCommands(const MonitorConfig& config, const ExecHardening& hardening,
+                      const InitFds& fds, int null_fd, std::vector<std::string> env) {
   std::vector<char*> envp = PointersTo(env);
   for (size_t i = 0; i < config.setup.size(); ++i) {
     std::string argv_storage[] = {"sh", "-c", config.setup[i]};
@@ -153,8 +176,7 @@ void RunSetupCommands(const MonitorConfig& config, const InitFds& fds, int null_
     pid_t pid = fork();
     if (pid == 0) {
       PrepareChild(null_fd, fds.setup_stdout, fds.setup_stderr, -1);
-      execve("/bin/sh", argv, envp.data());
-      _exit(127);
+      ExecSetupCommand(hardening, argv, envp.data());
     }
     StartReport report;
     if (pid < 0) {
@@ -173,7 +195,8 @@ void RunSetupCommands(const MonitorConfig& config, const InitFds& fds, int null_
 
 // Starts the workload; returns its pid once it has exec'd. The exec-status pipe is CLOEXEC,
 // so EOF without data means the exec succeeded.
-pid_t StartWorkload(const MonitorConfig& config, const InitFds& fds, int null_fd) {
+pid_t StartWorkload(const MonitorConfig& config, const ExecHardening& hardening, const InitFds& fds,
+                    int null_fd) {
   CommandLine command;
   command.storage = config.argv;
   command.argv = PointersTo(command.storage);
@@ -188,7 +211,7 @@ pid_t StartWorkload(const MonitorConfig& config, const InitFds& fds, int null_fd
   pid_t pid = fork();
   if (pid == 0) {
     PrepareChild(null_fd, fds.stdout_pipe, fds.stderr_pipe, status_pipe[1]);
-    ExecWorkload(config, command, status_pipe[1]);
+    ExecWorkload(config, hardening, command, status_pipe[1]);
   }
   close(status_pipe[1]);
   UniqueFd status_read(status_pipe[0]);
@@ -263,6 +286,12 @@ void CloseFdsExcept(const int* keep, int count) {
 
 void RunContainerInit(const MonitorConfig& config, const InitFds& fds) {
   prctl(PR_SET_NAME, "quilt-init", 0, 0, 0);
+  // The init is the monitor's clone, so /proc/1/exe is the host's quilt-monitor binary. Not
+  // dumpable, its /proc entries (exe, mem, fd, environ) are closed to the container's
+  // processes unless they hold CAP_SYS_PTRACE: a workload cannot reopen the binary to
+  // overwrite it (CVE-2019-5736) nor reach the init's fds. Children inherit this only until
+  // their exec.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   UniqueFd signal_fd = BlockSignals();
   UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
   StartReport report;
@@ -271,11 +300,13 @@ void RunContainerInit(const MonitorConfig& config, const InitFds& fds) {
                     signal_fd.valid() ? "open /dev/null" : "signalfd");
     ReportAndExit(fds.control, report);
   }
-  RunSetupCommands(config, fds, null_fd.get(), config.env);
+  ExecHardening hardening;
+  if (!hardening.Prepare(config, &report)) ReportAndExit(fds.control, report);
+  RunSetupCommands(config, hardening, fds, null_fd.get(), config.env);
   // Setup output is over: closing these lets the monitor see EOF on the setup pipes.
   close(fds.setup_stdout);
   close(fds.setup_stderr);
-  pid_t workload = StartWorkload(config, fds, null_fd.get());
+  pid_t workload = StartWorkload(config, hardening, fds, null_fd.get());
   close(fds.stdout_pipe);
   close(fds.stderr_pipe);
   ChannelMessage running;

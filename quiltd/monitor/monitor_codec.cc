@@ -33,6 +33,8 @@ const char* StageName(int32_t stage) {
       return "setup";
     case StartStage::kExec:
       return "exec";
+    case StartStage::kSecurity:
+      return "security";
   }
   return "start";
 }
@@ -80,6 +82,8 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"gid", c.gid},
             {"additional_gids", c.additional_gids},
             {"setup", c.setup},
+            {"capabilities", c.capabilities},
+            {"seccomp", c.seccomp},
             {"cgroup_procs_files", c.cgroup_procs_files},
             {"cgroup_v2_dir", c.cgroup_v2_dir},
             {"log_path", c.log_path},
@@ -141,6 +145,9 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     c.gid = j.value("gid", gid_t{0});
     c.additional_gids = j.value("additional_gids", std::vector<gid_t>());
     c.setup = j.value("setup", std::vector<std::string>());
+    // Fail safe: a config without these fields runs with no capability and the filter.
+    c.capabilities = j.value("capabilities", uint64_t{0});
+    c.seccomp = j.value("seccomp", true);
     c.cgroup_procs_files = j.value("cgroup_procs_files", std::vector<std::string>());
     c.cgroup_v2_dir = j.value("cgroup_v2_dir", std::string());
     j.at("log_path").get_to(c.log_path);

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,13 @@ struct MonitorConfig {
 
   // Shell commands run with /bin/sh -c, in order, as root, before the workload.
   std::vector<std::string> setup;
+
+  // Hardening of setup commands and the workload. `capabilities`: bit n keeps capability n
+  // in the bounding, effective, permitted and inheritable sets (a non-root workload loses
+  // all but the bounding set at setuid); `seccomp`: load the default filter before exec.
+  // no_new_privs is always set.
+  uint64_t capabilities = 0;
+  bool seccomp = true;
 
   // cgroup placement. v1/hybrid: the init's pid is written to each of these cgroup.procs
   // files. v2: clone3(CLONE_INTO_CGROUP) into this directory. Either may be empty.

@@ -37,6 +37,7 @@ enum class StartStage : int32_t {
   kIdentity = 7,   // hostname, network loopback
   kSetup = 8,      // a setup command failed (setup_index, exit_code set)
   kExec = 9,       // exec of the workload (working dir, user, argv[0] not found)
+  kSecurity = 10,  // building the seccomp filter, reading the kernel's capability range
 };
 
 struct StartReport {

@@ -183,6 +183,68 @@ bool MountSpecialFileSystems(int root_fd, StartReport* failure) {
   return BindSysReadOnly(root_fd, failure);
 }
 
+// Kernel files that leak host state or let a root process act on the host: physical memory
+// (kcore), key names of every user (keys), scheduler and timer internals, firmware tables.
+// Files are covered with /dev/null, directories with an empty read-only tmpfs.
+constexpr const char* kMaskedPaths[] = {"/proc/acpi",        "/proc/kcore",
+                                        "/proc/keys",        "/proc/latency_stats",
+                                        "/proc/timer_list",  "/proc/timer_stats",
+                                        "/proc/sched_debug", "/proc/scsi",
+                                        "/sys/firmware",     "/sys/devices/virtual/powercap"};
+// Writable /proc files that change the host kernel (sysctls, IRQ affinity, sysrq): made
+// read-only, recursively.
+constexpr const char* kReadOnlyPaths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
+                                          "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+
+// Opens a kernel path inside the rootfs for masking; an invalid fd with errno ENOENT means the
+// kernel has no such file, which is nothing to mask.
+UniqueFd OpenKernelPath(int root_fd, const std::string& path) {
+  return OpenResolvedInRoot(root_fd, path, O_PATH | O_NOFOLLOW);
+}
+
+bool MaskPath(int root_fd, const std::string& path, StartReport* failure) {
+  UniqueFd fd = OpenKernelPath(root_fd, path);
+  if (!fd.valid()) return errno == ENOENT || FailMount(failure, "open " + path);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return FailMount(failure, "stat " + path);
+  const int rc = S_ISDIR(st.st_mode)
+                     ? mount("tmpfs", FdPath(fd.get()).c_str(), "tmpfs",
+                             MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555")
+                     : mount("/dev/null", FdPath(fd.get()).c_str(), nullptr, MS_BIND, nullptr);
+  if (rc != 0) return FailMount(failure, "mask " + path);
+  return true;
+}
+
+// A recursive bind onto itself, then read-only with mount_setattr(AT_RECURSIVE), which
+// (unlike a MS_REMOUNT) also covers mounts below the path.
+bool MakePathReadOnly(int root_fd, const std::string& path, StartReport* failure) {
+  UniqueFd fd = OpenKernelPath(root_fd, path);
+  if (!fd.valid()) return errno == ENOENT || FailMount(failure, "open " + path);
+  const std::string fd_path = FdPath(fd.get());
+  if (mount(fd_path.c_str(), fd_path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    return FailMount(failure, "bind " + path);
+  }
+  // Reopen: the fd used for the bind names the file under the new mount, not the mount.
+  fd = OpenKernelPath(root_fd, path);
+  MountAttr attr{kMountAttrReadOnly, 0, 0, 0};
+  if (!fd.valid() || syscall(SYS_mount_setattr, fd.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                             sizeof(attr)) != 0) {
+    return FailMount(failure, "remount " + path + " read-only");
+  }
+  return true;
+}
+
+// After the bind mounts, so that no bind can uncover a masked path.
+bool ProtectKernelPaths(int root_fd, StartReport* failure) {
+  for (const char* path : kMaskedPaths) {
+    if (!MaskPath(root_fd, path, failure)) return false;
+  }
+  for (const char* path : kReadOnlyPaths) {
+    if (!MakePathReadOnly(root_fd, path, failure)) return false;
+  }
+  return true;
+}
+
 // Step d: a read-only bind keeps the source mount's nosuid/nodev/noexec, since a remount
 // that would drop a locked flag fails with EPERM.
 bool MountBind(int root_fd, const BindMount& bind, StartReport* failure) {
@@ -255,6 +317,7 @@ bool SetUpSandbox(const MonitorConfig& config, StartReport* failure) {
   for (const BindMount& bind : config.mounts) {
     if (!MountBind(root.get(), bind, failure)) return false;
   }
+  if (!ProtectKernelPaths(root.get(), failure)) return false;
   // Step e, after the other mounts so they keep their own mode.
   if (config.read_only_rootfs && mount(nullptr, config.rootfs_dir.c_str(), nullptr,
                                        MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {

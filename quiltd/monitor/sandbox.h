@@ -8,10 +8,11 @@
 namespace quilt {
 
 // Runs the fixed, ordered list of containment steps: make every mount private, mount the
-// overlay root, /proc, /dev, /sys, the bind mounts, the read-only root, set the hostname,
-// bring up loopback, then pivot_root into the rootfs. Returns true with the process's root
-// and cwd at the container's "/"; on failure returns false with `failure` describing the
-// step (stage kMounts, kIdentity or kPivotRoot, errno and the path).
+// overlay root, /proc, /dev, /sys, the bind mounts, the masked and read-only kernel paths,
+// the read-only root, set the hostname, bring up loopback, then pivot_root into the rootfs.
+// Returns true with the process's root and cwd at the container's "/"; on failure returns
+// false with `failure` describing the step (stage kMounts, kIdentity or kPivotRoot, errno and
+// the path).
 bool SetUpSandbox(const MonitorConfig& config, StartReport* failure);
 
 }  // namespace quilt

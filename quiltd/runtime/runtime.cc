@@ -16,6 +16,7 @@
 #include "common/process.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "quiltd/monitor/capabilities.h"
 #include "quiltd/runtime/bundle.h"
 #include "quiltd/runtime/user_resolver.h"
 
@@ -23,6 +24,8 @@ namespace quilt {
 namespace {
 
 constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// pids.max of a container whose spec leaves it at 0: a fork bomb stays inside its cgroup.
+constexpr int64_t kDefaultPidsMax = 4096;
 // How long to wait for a SIGKILLed container to be reported gone before giving up.
 constexpr absl::Duration kKillTimeout = absl::Seconds(10);
 
@@ -63,6 +66,12 @@ std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedU
     if (!replaced) env.push_back(entry);
   }
   return env;
+}
+
+// The cgroup layer's pids limit for the spec's: 0 is the default, -1 no limit (its 0).
+int64_t PidsLimit(const v1::Resources& resources) {
+  if (resources.pids_max() == 0) return kDefaultPidsMax;
+  return resources.pids_max() < 0 ? 0 : resources.pids_max();
 }
 
 absl::StatusOr<v1::ContainerSpec> SpecOf(const ContainerRecord& record) {
@@ -187,6 +196,10 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.gid = user.gid;
   config.additional_gids = user.additional_gids;
   config.setup.assign(spec.setup().begin(), spec.setup().end());
+  QUILT_ASSIGN_OR_RETURN(config.capabilities,
+                         ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
+                                             {spec.cap_drop().begin(), spec.cap_drop().end()}));
+  config.seccomp = spec.seccomp() != "unconfined";
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
   config.log_path = bundle.log();
@@ -228,7 +241,7 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
   CgroupLimits limits;
   limits.memory_bytes = spec.resources().memory_bytes();
   limits.cpus = spec.resources().cpus();
-  limits.pids_max = spec.resources().pids_max();
+  limits.pids_max = PidsLimit(spec.resources());
   QUILT_ASSIGN_OR_RETURN(CgroupPlacement placement, cgroups_->CreateContainer(record.id, limits));
   auto remove_cgroup = absl::MakeCleanup([&] { (void)cgroups_->RemoveContainer(record.id); });
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "quiltd/monitor/capabilities.h"
 
 namespace quilt {
 namespace {
@@ -72,9 +73,28 @@ absl::Status ValidateResources(const v1::Resources& r) {
                    absl::StrCat("must be 0 (no limit) or between 0.01 and ", host_cpus,
                                 " (this host's CPUs), got ", cpus));
   }
-  if (r.pids_max() < 0 || r.pids_max() > (1 << 22)) {
+  if (r.pids_max() < -1 || r.pids_max() > (1 << 22)) {
     return Invalid("spec.resources.pids_max",
-                   absl::StrCat("must be 0 (no limit) or up to 4194304, got ", r.pids_max()));
+                   absl::StrCat("must be -1 (no limit), 0 (the default, 4096) or up to 4194304, "
+                                "got ",
+                                r.pids_max()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSecurity(const v1::ContainerSpec& spec) {
+  constexpr int kMaxCapabilityNames = 64;
+  if (spec.cap_add_size() > kMaxCapabilityNames) return Invalid("spec.cap_add", "too many entries");
+  if (spec.cap_drop_size() > kMaxCapabilityNames) {
+    return Invalid("spec.cap_drop", "too many entries");
+  }
+  QUILT_RETURN_IF_ERROR(ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
+                                            {spec.cap_drop().begin(), spec.cap_drop().end()})
+                            .status());
+  const std::string& seccomp = spec.seccomp();
+  if (!seccomp.empty() && seccomp != "default" && seccomp != "unconfined") {
+    return Invalid("spec.seccomp",
+                   absl::StrCat("want \"default\" or \"unconfined\", got \"", seccomp, "\""));
   }
   return absl::OkStatus();
 }
@@ -115,6 +135,7 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   }
   QUILT_RETURN_IF_ERROR(ValidateResources(spec.resources()));
   QUILT_RETURN_IF_ERROR(ValidateMounts(spec));
+  QUILT_RETURN_IF_ERROR(ValidateSecurity(spec));
   if (!v1::NetworkMode_IsValid(spec.network())) {
     return Invalid("spec.network", absl::StrCat("unknown mode ", spec.network()));
   }

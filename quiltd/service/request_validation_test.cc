@@ -67,6 +67,13 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
        [](auto& s) { s.mutable_mounts(0)->set_destination("/x/../../etc"); }},
       {"spec.image", [](auto& s) { s.set_image("/images/../x.tar"); }},
       {"spec.network", [](auto& s) { s.set_network(static_cast<v1::NetworkMode>(42)); }},
+      {"spec.cap_add[1]",
+       [](auto& s) {
+         s.add_cap_add("NET_RAW");
+         s.add_cap_add("NET_RAWW");
+       }},
+      {"spec.cap_drop[0]", [](auto& s) { s.add_cap_drop("CAP_"); }},
+      {"spec.seccomp", [](auto& s) { s.set_seccomp("off"); }},
   };
   for (const BadCase& c : cases) {
     v1::ContainerSpec spec = GoodSpec();
@@ -75,6 +82,23 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.field;
     EXPECT_THAT(status.message(), HasSubstr(c.field)) << status;
   }
+}
+
+TEST(ValidateSpecTest, SecurityOptionsAndPidsDefaults) {
+  v1::ContainerSpec spec = GoodSpec();
+  spec.add_cap_add("net_raw");
+  spec.add_cap_add("CAP_SYS_PTRACE");
+  spec.add_cap_drop("ALL");
+  spec.set_seccomp("unconfined");
+  EXPECT_TRUE(ValidateSpec(spec).ok());
+  spec.set_seccomp("default");
+  EXPECT_TRUE(ValidateSpec(spec).ok());
+  spec.mutable_resources()->set_pids_max(-1);
+  EXPECT_TRUE(ValidateSpec(spec).ok()) << "-1: no pids limit";
+  spec.mutable_resources()->set_pids_max(0);
+  EXPECT_TRUE(ValidateSpec(spec).ok()) << "0: the default limit";
+  spec.add_cap_add("FLY");
+  EXPECT_EQ(ValidateSpec(spec).message(), "spec.cap_add[2]: unknown capability \"FLY\"");
 }
 
 TEST(ValidateRefTest, RefsAndSignals) {

@@ -19,6 +19,12 @@ TEST_F(CliTest, RunEchoHello) {
   EXPECT_EQ(r.out, "hello\n");
 }
 
+TEST_F(CliTest, RunShowsSetupOutputBeforeTheWorkload) {
+  CommandResult r = Cli({"run", "--rm", "--setup", "echo preparing", "--", "echo", "hi"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "preparing\nhi\n");
+}
+
 TEST_F(CliTest, RunPassesArgvVerbatimAndExitCode) {
   CommandResult r = Cli(
       {"run", "--", "sh", "-c", "printf '%s|' \"$@\"; exit 42", "sh", "a b", "'q'", "$HOME", ""});

@@ -32,6 +32,15 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
+// The cgroup2 mount: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid
+// one; empty when there is none.
+std::string V2MountPoint() {
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    if (access((std::string(root) + "/cgroup.controllers").c_str(), F_OK) == 0) return root;
+  }
+  return "";
+}
+
 // The directories of quiltd's default cgroup parent in each v1 hierarchy and in v2: the
 // cgroup this test process (and so its quiltd) runs in.
 std::vector<std::string> OwnCgroupDirs() {
@@ -39,18 +48,15 @@ std::vector<std::string> OwnCgroupDirs() {
   for (absl::string_view line : absl::StrSplit(ReadAll("/proc/self/cgroup"), '\n')) {
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() != 3) continue;
+    // "/" is the hierarchy's root cgroup (always, on a v2 VM whose init runs the tests).
+    const std::string path = f[2] == "/" ? "" : f[2];
     if (f[0] == "0") {
-      for (const char* root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
-        if (access((std::string(root) + "/cgroup.controllers").c_str(), F_OK) == 0) {
-          dirs.push_back(root + f[2]);
-          break;
-        }
-      }
+      if (std::string root = V2MountPoint(); !root.empty()) dirs.push_back(root + path);
       continue;
     }
     for (absl::string_view ctrl : absl::StrSplit(f[1], ',')) {
       if (ctrl == "memory" || ctrl == "pids" || ctrl == "cpu" || ctrl == "cpuacct") {
-        dirs.push_back("/sys/fs/cgroup/" + f[1] + f[2]);
+        dirs.push_back("/sys/fs/cgroup/" + f[1] + path);
         break;
       }
     }
@@ -111,6 +117,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 
 void QuiltdTest::SetUp() {
   ASSERT_EQ(geteuid(), 0u) << "integration tests run as root (CI does)";
+  // Without them TearDown's check for leftover container cgroups would look nowhere.
+  ASSERT_FALSE(OwnCgroupDirs().empty()) << "no cgroup hierarchy in /proc/self/cgroup";
   char tmpl[] = "/tmp/quilt-it-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   dir_ = tmpl;

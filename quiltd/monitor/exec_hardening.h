@@ -1,0 +1,43 @@
+// The last containment steps of every process the container init execs (setup commands and
+// the workload): no_new_privs, the capability sets and the seccomp filter. The filter is
+// built once in the init, before any fork; each forked child applies the steps right before
+// its exec, in two halves around its identity change.
+#pragma once
+
+#include <sys/types.h>
+
+#include "quiltd/monitor/monitor_config.h"
+#include "quiltd/monitor/monitor_protocol.h"
+
+namespace quilt {
+
+class ExecHardening {
+ public:
+  ExecHardening() = default;
+  ~ExecHardening();
+  ExecHardening(const ExecHardening&) = delete;
+  ExecHardening& operator=(const ExecHardening&) = delete;
+
+  // Reads the kernel's last capability and builds the seccomp filter for `config` (none when
+  // config.seccomp is false). Returns false with `failure` set (stage kSecurity) when the
+  // kernel or libseccomp refuses.
+  bool Prepare(const MonitorConfig& config, StartReport* failure);
+
+  // First half, in the child, while it still has the init's full capabilities: sets
+  // no_new_privs and drops every capability outside the kept set from the bounding set.
+  // Returns 0, or an errno with `*step` naming the step that failed.
+  int Restrict(const char** step) const;
+
+  // Second half, after setgroups/setgid/setuid to `uid`: effective, permitted and
+  // inheritable become the kept set for root and empty for any other uid (the kernel already
+  // cleared them at setuid), the ambient set is cleared, then the seccomp filter is loaded.
+  // Returns 0, or an errno with `*step` set.
+  int Lock(uid_t uid, const char** step) const;
+
+ private:
+  uint64_t capabilities_ = 0;
+  int last_cap_ = -1;
+  void* filter_ = nullptr;  // scmp_filter_ctx, or null when unconfined
+};
+
+}  // namespace quilt
