@@ -63,7 +63,7 @@ class Peers:
         open(empty, "w").close()
         helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_helper.py")
         self.helper = subprocess.Popen([
-            "unshare", "--mount", "--propagation", "private", sys.executable, helper,
+            "unshare", "--mount", "--propagation", "private", sys.executable, "-B", helper,
             ",".join(self.bundles), os.path.join(self.work_dir, "state"), empty
         ], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._reply()

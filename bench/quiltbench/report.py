@@ -33,6 +33,11 @@ def add(rows, label, sample, detail="", comparable=True, reference=None):
     rows.append((label, sample, detail, reference if reference else comparable))
 
 
+def _cell(text):
+    """Table-safe text: a literal | would end the Markdown cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _fmt(value):
     if value >= 100:
         return f"{value:.0f}"
@@ -66,8 +71,8 @@ def render_sections(results):
                 ratio = _ratio(sample, by_label[comparable])
             else:
                 ratio = _ratio(sample, reference) if comparable else ""
-            out.append(f"| {label} | {_fmt(sample.median)} | {_fmt(worst)} | "
-                       f"{sample.unit} | {sample.n} | {ratio} | {detail} |")
+            out.append(f"| {_cell(label)} | {_fmt(sample.median)} | {_fmt(worst)} | "
+                       f"{sample.unit} | {sample.n} | {ratio} | {_cell(detail)} |")
     return "\n".join(out)
 
 
@@ -100,7 +105,7 @@ def render(results, version, command, elapsed_s):
     ]
     if results.targets:
         lines += ["## Targets (issue 7)", "", "| target | measured | met |", "|---|---|---|"]
-        lines += [f"| {g} | {m} | {ok} |" for g, m, ok in results.targets]
+        lines += [f"| {_cell(g)} | {_cell(m)} | {ok} |" for g, m, ok in results.targets]
         lines.append("")
     lines += ["## Measurements", render_sections(results), ""]
     if results.notes:

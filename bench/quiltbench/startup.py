@@ -55,12 +55,14 @@ def start_to_exit(ctx, iterations, warmup):
 def _quilt_rate(ctx, clients, total):
     """Containers/s with `clients` worker processes sharing `total` containers."""
     workers = []
+    errors = os.path.join(ctx.work_dir, "worker-errors")
     for i in range(clients):
         count = total // clients + (1 if i < total % clients else 0)
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, WORKER, ctx.quiltd.socket, ctx.stub_dir, str(count)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        with open(errors, "a") as err:
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-B", WORKER, ctx.quiltd.socket, ctx.stub_dir, str(count)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True))
     for w in workers:
         if w.stdout.readline().strip() != "ready":
             raise RuntimeError("throughput worker failed to connect")
@@ -71,7 +73,9 @@ def _quilt_rate(ctx, clients, total):
     for w in workers:
         line = w.stdout.readline()
         if w.wait() != 0 or not line:
-            raise RuntimeError("throughput worker failed")
+            with open(errors) as err:
+                last = (err.read().strip().splitlines() or ["no error output"])[-1]
+            raise RuntimeError(f"throughput worker failed: {last}")
         spans.append(json.loads(line))
     wall = max(s["end_ns"] for s in spans) - min(s["start_ns"] for s in spans)
     return total / (wall / 1e9)

@@ -80,7 +80,7 @@ TEST_F(LifecycleTest, ReadOnlyRootfsAndHostNetwork) {
   v1::Container c = Run(spec);
   WaitFor(c.id());
   const std::string out = Logs(c.id());
-  EXPECT_THAT(out, HasSubstr("ro\n"));
+  EXPECT_THAT(out, HasSubstr("ro\n")) << out;
   // The host has loopback plus at least one real interface.
   EXPECT_FALSE(absl::StartsWith(out.substr(3), "1\n")) << out;
 }
@@ -115,14 +115,16 @@ TEST_F(LifecycleTest, StopEscalatesToSigkillForWorkloadsIgnoringSigterm) {
 
 TEST_F(LifecycleTest, StopWithSigtermReachesTheWorkload) {
   v1::Container c =
-      Run(Spec({"sh", "-c", "trap 'echo got-term; exit 7' TERM; while true; do sleep 0.1; done"}));
+      Run(Spec({"sh", "-c",
+                "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done"}));
+  ASSERT_TRUE(WaitForLog(c.id(), "ready"));
   grpc::ClientContext ctx;
   v1::StopRequest stop;
   stop.set_ref(c.id());
   v1::StopResponse stopped;
   ASSERT_TRUE(containers_->Stop(&ctx, stop, &stopped).ok());
   EXPECT_EQ(stopped.container().exit_code(), 7);
-  EXPECT_EQ(Logs(c.id()), "got-term\n");
+  EXPECT_EQ(Logs(c.id()), "ready\ngot-term\n");
 }
 
 TEST_F(LifecycleTest, KillAndForcedRemoveOfARunningContainer) {

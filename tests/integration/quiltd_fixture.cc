@@ -268,6 +268,15 @@ std::string QuiltdTest::Logs(const std::string& ref, v1::LogStream stream, bool 
   return out;
 }
 
+bool QuiltdTest::WaitForLog(const std::string& ref, const std::string& text) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (absl::StrContains(Logs(ref), text)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 std::vector<std::string> QuiltdTest::ContainerCgroups() const {
   std::vector<std::string> found;
   for (const std::string& own : OwnCgroupDirs()) {

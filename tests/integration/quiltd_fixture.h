@@ -49,6 +49,9 @@ class QuiltdTest : public ::testing::Test {
   std::string Logs(const std::string& ref, v1::LogStream stream = v1::LOG_STREAM_UNSPECIFIED,
                    bool follow = false);
 
+  // Polls the container's log until it contains `text` (at most 20 s); false on timeout.
+  bool WaitForLog(const std::string& ref, const std::string& text);
+
   // Directories of container cgroups ("quilt-<id>") below this test's cgroup parent.
   std::vector<std::string> ContainerCgroups() const;
   static std::string MountTable();
