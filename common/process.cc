@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -17,9 +15,14 @@
 namespace quilt {
 
 absl::StatusOr<int64_t> ProcessStartTicks(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (stat.empty()) return absl::NotFoundError(absl::StrCat("no process ", pid));
+  // Plain read(2): the process may vanish between open and read (ESRCH), which iostreams
+  // would turn into an exception.
+  const std::string path = absl::StrCat("/proc/", pid, "/stat");
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[1024];
+  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof(buf) - 1) : -1;
+  if (n <= 0) return absl::NotFoundError(absl::StrCat("no process ", pid));
+  const std::string stat(buf, static_cast<size_t>(n));
   // The command name (field 2) may hold spaces and parentheses: fields resume after the
   // last ')'. Field 22 (starttime) is then the 20th field after it.
   const size_t paren = stat.rfind(')');

@@ -113,6 +113,19 @@ class HashingSource {
   int read_errno_ = 0;
 };
 
+}  // namespace
+
+absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open archive");
+  HashingSource source(std::move(fd));
+  QUILT_RETURN_IF_ERROR(source.Init());
+  QUILT_RETURN_IF_ERROR(source.Drain());
+  return source.FinishHex();
+}
+
+namespace {
+
 absl::Status EntryError(absl::string_view name, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("entry \"", name, "\": ", why));
 }

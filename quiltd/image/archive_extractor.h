@@ -35,6 +35,9 @@ struct ExtractResult {
 // NOT_FOUND when the file is missing, INVALID_ARGUMENT when it is empty, not an archive or
 // truncated, RESOURCE_EXHAUSTED when the disk is full. On failure `dest_dir` may hold a
 // partial tree: the caller removes it.
+// 64 lowercase hex digits of the SHA-256 of the file's bytes. NOT_FOUND when it is missing.
+absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
+
 absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
                                              const std::string& dest_dir,
                                              const ExtractLimits& limits = {});

@@ -199,6 +199,16 @@ absl::Status ImageStore::LoadRecords() {
 absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const std::string& name) {
   const std::string context = absl::StrCat("import ", path);
   if (!name.empty()) QUILT_RETURN_IF_ERROR(Annotate(ValidateName("name", name), context));
+  // Hashing first (about 2 GB/s) keeps a repeated import from unpacking anything.
+  absl::StatusOr<std::string> hex = Sha256OfFile(path);
+  if (!hex.ok()) return Annotate(hex.status(), context);
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::optional<ImageRecord>> existing =
+        NameExisting(absl::StrCat(kDigestPrefix, *hex), name);
+    if (!existing.ok()) return Annotate(existing.status(), context);
+    if (existing->has_value()) return ImportResult{**std::move(existing), false};
+  }
   absl::StatusOr<std::string> tmp = MakeTempDir(images_dir_);
   if (!tmp.ok()) return Annotate(tmp.status(), context);
   const std::string tmp_dir = *std::move(tmp);
@@ -221,19 +231,13 @@ absl::StatusOr<ImageRecord> ImageStore::Commit(const std::string& tmp_dir,
                                                const ImageRecord& record, const std::string& name,
                                                bool* unpacked) {
   absl::MutexLock lock(&mu_);
-  if (!name.empty()) QUILT_RETURN_IF_ERROR(ReleaseName(name, record.digest));
-  if (ImageRecord* existing = FindLocked(record.digest); existing != nullptr) {
+  // Another import of the same bytes may have finished while this one was unpacking.
+  QUILT_ASSIGN_OR_RETURN(std::optional<ImageRecord> existing, NameExisting(record.digest, name));
+  if (existing.has_value()) {
     *unpacked = false;
-    if (name.empty() ||
-        std::find(existing->names.begin(), existing->names.end(), name) != existing->names.end()) {
-      return *existing;
-    }
-    ImageRecord updated = *existing;
-    updated.names.push_back(name);
-    QUILT_RETURN_IF_ERROR(WriteRecord(ImageDir(updated.digest), updated));
-    *existing = std::move(updated);
-    return *existing;
+    return *std::move(existing);
   }
+  if (!name.empty()) QUILT_RETURN_IF_ERROR(ReleaseName(name, record.digest));
   const std::string final_dir = ImageDir(record.digest);
   if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
     return ErrnoStatus(absl::StrCat("rename ", tmp_dir, " to ", final_dir));
@@ -246,6 +250,25 @@ absl::StatusOr<ImageRecord> ImageStore::Commit(const std::string& tmp_dir,
     QUILT_LOG(WARNING) << "image store: " << synced.message();
   }
   return record;
+}
+
+absl::StatusOr<std::optional<ImageRecord>> ImageStore::NameExisting(const std::string& digest,
+                                                                    const std::string& name) {
+  ImageRecord* existing = FindLocked(digest);
+  if (existing == nullptr) {
+    return std::optional<ImageRecord>();
+  }
+  // ReleaseName rewrites other records in place; `existing` stays valid.
+  if (!name.empty()) QUILT_RETURN_IF_ERROR(ReleaseName(name, digest));
+  if (name.empty() ||
+      std::find(existing->names.begin(), existing->names.end(), name) != existing->names.end()) {
+    return std::optional<ImageRecord>(*existing);
+  }
+  ImageRecord updated = *existing;
+  updated.names.push_back(name);
+  QUILT_RETURN_IF_ERROR(WriteRecord(ImageDir(updated.digest), updated));
+  *existing = std::move(updated);
+  return std::optional<ImageRecord>(*existing);
 }
 
 absl::Status ImageStore::ReleaseName(const std::string& name, const std::string& keep_digest) {

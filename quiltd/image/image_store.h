@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,11 @@ class ImageStore {
   absl::StatusOr<ImageRecord> Commit(const std::string& tmp_dir, const ImageRecord& record,
                                      const std::string& name, bool* unpacked)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // If an image with `digest` is present, gives it `name` (when not empty) and returns it.
+  absl::StatusOr<std::optional<ImageRecord>> NameExisting(const std::string& digest,
+                                                          const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Removes `name` from every image but `keep_digest`, rewriting their image.json.
   absl::Status ReleaseName(const std::string& name, const std::string& keep_digest)
