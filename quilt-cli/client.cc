@@ -100,6 +100,11 @@ absl::StatusOr<quilt::v1::RemoveResponse> Client::Remove(const quilt::v1::Remove
               kDiskDeadline);
 }
 
+absl::StatusOr<quilt::v1::StatsResponse> Client::Stats(const quilt::v1::StatsRequest& request) {
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Stats, request,
+              kShortDeadline);
+}
+
 absl::StatusOr<quilt::v1::ImportResponse> Client::Import(const quilt::v1::ImportRequest& request) {
   // Unpacking a large tarball takes as long as it takes.
   return Call(*this, images_.get(), &quilt::v1::Images::Stub::Import, request, std::nullopt);
@@ -123,6 +128,11 @@ absl::StatusOr<quilt::v1::VersionResponse> Client::Version() {
 std::unique_ptr<grpc::ClientReader<quilt::v1::LogsResponse>> Client::Logs(
     grpc::ClientContext* context, const quilt::v1::LogsRequest& request) {
   return containers_->Logs(context, request);
+}
+
+std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Client::Exec(
+    grpc::ClientContext* context, const quilt::v1::ExecRequest& request) {
+  return containers_->Exec(context, request);
 }
 
 }  // namespace quilt::cli

@@ -39,6 +39,7 @@ class Client {
                                                grpc::ClientContext* context = nullptr);
   absl::StatusOr<quilt::v1::KillResponse> Kill(const quilt::v1::KillRequest& request);
   absl::StatusOr<quilt::v1::RemoveResponse> Remove(const quilt::v1::RemoveRequest& request);
+  absl::StatusOr<quilt::v1::StatsResponse> Stats(const quilt::v1::StatsRequest& request);
   absl::StatusOr<quilt::v1::ImportResponse> Import(const quilt::v1::ImportRequest& request);
   absl::StatusOr<quilt::v1::ListImagesResponse> ListImages();
   absl::StatusOr<quilt::v1::RemoveImageResponse> RemoveImage(
@@ -48,6 +49,10 @@ class Client {
   // Opens a Logs stream on `context` (which must outlive the reader).
   std::unique_ptr<grpc::ClientReader<quilt::v1::LogsResponse>> Logs(
       grpc::ClientContext* context, const quilt::v1::LogsRequest& request);
+
+  // Opens an Exec stream on `context` (which must outlive the reader).
+  std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Exec(
+      grpc::ClientContext* context, const quilt::v1::ExecRequest& request);
 
   // The Status to print for a failed call: an unreachable daemon becomes "cannot connect to
   // quiltd at <socket>: <reason> (is quiltd running?)"; otherwise the server's message with

@@ -58,6 +58,8 @@ void AddWaitCommand(CLI::App& app, Invocation& invocation);
 void AddStopCommand(CLI::App& app, Invocation& invocation);
 void AddKillCommand(CLI::App& app, Invocation& invocation);
 void AddRmCommand(CLI::App& app, Invocation& invocation);
+void AddStatsCommand(CLI::App& app, Invocation& invocation);
+void AddExecCommand(CLI::App& app, Invocation& invocation);
 void AddImageCommand(CLI::App& app, Invocation& invocation);
 void AddVersionCommand(CLI::App& app, Invocation& invocation);
 

@@ -156,9 +156,13 @@ grpc::Status FakeQuiltd::Logs(grpc::ServerContext* context, const quilt::v1::Log
   writer->Write(response);
   if (!request->follow() || !Is(*container, "hang")) return grpc::Status::OK;
   ++followers_;
-  // A followed "hang" container streams until it is stopped or the client goes away.
-  // CondVar::WaitWithTimeout releases mu_ while it sleeps, so Stop and the test can run.
-  while (container->state() == quilt::v1::CONTAINER_STATE_RUNNING && !context->IsCancelled()) {
+  // A followed "hang" container streams until it is stopped, removed, or the client goes
+  // away. CondVar::WaitWithTimeout releases mu_ while it sleeps, so Stop, Remove and the
+  // test can run; the container is looked up again after each wait because Remove frees it.
+  const std::string ref = request->ref();
+  while (!context->IsCancelled()) {
+    container = Find(ref);
+    if (container == nullptr || container->state() != quilt::v1::CONTAINER_STATE_RUNNING) break;
     changed_.WaitWithTimeout(&mu_, absl::Milliseconds(10));
   }
   --followers_;

@@ -1,12 +1,11 @@
 #include "quilt-cli/interrupt.h"
 
-#include <ctime>
-
 namespace quilt::cli {
 namespace {
 
-// How often the watcher looks at done_; bounds the destructor's wait.
-constexpr long kPollNanos = 50'000'000;
+// Sent to the watcher thread alone (pthread_kill) to end its wait at once: a polling wait
+// would hold every `run` up to its period at exit.
+constexpr int kWakeSignal = SIGUSR2;
 
 }  // namespace
 
@@ -14,13 +13,15 @@ InterruptWatcher::InterruptWatcher() {
   sigemptyset(&signals_);
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
-  // Blocked before the thread starts, so it inherits the mask and sigtimedwait owns delivery.
+  sigaddset(&signals_, kWakeSignal);
+  // Blocked before the thread starts, so it inherits the mask and sigwaitinfo owns delivery.
   pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
   thread_ = std::thread([this] { Loop(); });
 }
 
 InterruptWatcher::~InterruptWatcher() {
   done_ = true;
+  pthread_kill(thread_.native_handle(), kWakeSignal);
   thread_.join();
   pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
@@ -32,10 +33,9 @@ void InterruptWatcher::Watch(grpc::ClientContext* context) {
 }
 
 void InterruptWatcher::Loop() {
-  const timespec timeout = {0, kPollNanos};
   while (!done_.load()) {
-    int received = sigtimedwait(&signals_, nullptr, &timeout);
-    if (received <= 0) continue;
+    const int received = sigwaitinfo(&signals_, nullptr);
+    if (received <= 0 || received == kWakeSignal) continue;
     int expected = 0;
     signal_.compare_exchange_strong(expected, received);
     std::lock_guard<std::mutex> lock(mu_);

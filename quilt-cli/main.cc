@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   quilt::cli::AddStopCommand(app, invocation);
   quilt::cli::AddKillCommand(app, invocation);
   quilt::cli::AddRmCommand(app, invocation);
+  quilt::cli::AddStatsCommand(app, invocation);
+  quilt::cli::AddExecCommand(app, invocation);
   quilt::cli::AddImageCommand(app, invocation);
   quilt::cli::AddVersionCommand(app, invocation);
 

@@ -45,7 +45,8 @@ def density(ctx, count):
     growth = (rss_after - rss_before) / 1024
     rows = ctx.results.section(f"3. Density: {count} running `sleep 3600` containers",
                                reference="conmon (podman 4.3), from notes/peers.md")
-    add(rows, "conmon (podman 4.3), from notes/peers.md", common.Sample([CONMON_PRIVATE_MIB], "MiB"),
+    add(rows, "conmon (podman 4.3), from notes/peers.md",
+        common.Sample([CONMON_PRIVATE_MIB], "MiB"),
         "private memory per container, reference line (not run)")
     add(rows, "quilt-monitor USS per container", common.Sample(monitor_uss, "MiB"),
         "smaps_rollup Private_*; worst = 99th percentile container")

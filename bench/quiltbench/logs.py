@@ -64,7 +64,8 @@ def logs(ctx, total_bytes, trials):
         os.unlink(out)
         host_label = f"{writer}: same writer into a host file"
         labels = {
-            "host file": ("same writer into a host file", "reference row: busybox on the host, same fs"),
+            "host file":
+                ("same writer into a host file", "reference row: busybox on the host, same fs"),
             "captured": ("captured by quilt-monitor", "Create(start) until Wait returns"),
             "history": ("delivered: `quilt-cli logs` of the finished log", "whole CLI process"),
             "followed": ("delivered: `quilt-cli run --rm` following", "start, follow, rm"),
@@ -76,4 +77,5 @@ def logs(ctx, total_bytes, trials):
         captured = common.Sample(rates["captured"], "MB/s").median
         ctx.results.target(f"log capture >= 0.9x host file ({writer})",
                            f"{captured / host.median:.2f}x", captured >= 0.9 * host.median)
-        ctx.results.target(f"0 bytes lost ({writer})", f"{lost} bytes lost or extra (worst trial)", lost == 0)
+        ctx.results.target(f"0 bytes lost ({writer})",
+                           f"{lost} bytes lost or extra (worst trial)", lost == 0)

@@ -88,7 +88,8 @@ class Peers:
 
     def batch(self, runtime, n, parallel):
         """Wall ns of n containers over `parallel` back-to-back streams."""
-        return self._ask({"op": "batch", "runtime": runtime, "n": n, "parallel": parallel})["wall_ns"]
+        request = {"op": "batch", "runtime": runtime, "n": n, "parallel": parallel}
+        return self._ask(request)["wall_ns"]
 
     def close(self):
         """Stops the helper and removes the cgroup levels the runtimes created."""

@@ -74,8 +74,10 @@ def _quilt_rate(ctx, clients, total):
         line = w.stdout.readline()
         if w.wait() != 0 or not line:
             with open(errors) as err:
-                last = (err.read().strip().splitlines() or ["no error output"])[-1]
-            raise RuntimeError(f"throughput worker failed: {last}")
+                # grpc errors end with a multi-line repr: its "details" line says why.
+                lines = [ln.strip() for ln in err.read().splitlines() if ln.strip()]
+            why = [ln for ln in lines if ln.startswith("details")] or lines or ["no output"]
+            raise RuntimeError(f"throughput worker failed: {why[-1]}")
         spans.append(json.loads(line))
     wall = max(s["end_ns"] for s in spans) - min(s["start_ns"] for s in spans)
     return total / (wall / 1e9)

@@ -27,20 +27,6 @@ constexpr int kForwardedSignals[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
                                      SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// What a workload child writes to the exec-status pipe when it cannot exec.
-struct ExecError {
-  int32_t error = 0;
-  int32_t exit_code = 0;
-  char detail[200] = {};
-};
-
-// The argv/envp arrays, built before any fork so children only call exec.
-struct CommandLine {
-  std::vector<std::string> storage;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-};
-
 std::vector<char*> PointersTo(std::vector<std::string>& strings) {
   std::vector<char*> pointers;
   for (std::string& s : strings) pointers.push_back(s.data());
@@ -113,6 +99,8 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   _exit(exit_code);
 }
 
+}  // namespace
+
 // In the forked workload process: hardening around the identity change (supplementary
 // groups before gid before uid, since each step drops the privilege the next one needs),
 // working dir, exec. The working dir is entered with the final credentials, so it is
@@ -136,6 +124,17 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   error = errno;
   FailExec(status_fd, error, error == ENOENT ? 127 : 126, "exec " + config.argv[0]);
 }
+
+CommandLine MakeCommandLine(const MonitorConfig& config) {
+  CommandLine command;
+  command.argv_storage = config.argv;
+  command.env_storage = config.env;
+  command.argv = PointersTo(command.argv_storage);
+  command.envp = PointersTo(command.env_storage);
+  return command;
+}
+
+namespace {
 
 // A setup command's child: root, with the workload's capability set and filter. A failure
 // is written to the setup stderr, so it shows in the log next to the failed command.
@@ -197,11 +196,7 @@ void RunSetupCommands(const MonitorConfig& config, const ExecHardening& hardenin
 // so EOF without data means the exec succeeded.
 pid_t StartWorkload(const MonitorConfig& config, const ExecHardening& hardening, const InitFds& fds,
                     int null_fd) {
-  CommandLine command;
-  command.storage = config.argv;
-  command.argv = PointersTo(command.storage);
-  std::vector<std::string> env = config.env;
-  command.envp = PointersTo(env);
+  const CommandLine command = MakeCommandLine(config);
   int status_pipe[2];
   StartReport report;
   if (pipe2(status_pipe, O_CLOEXEC) != 0) {

@@ -2,6 +2,11 @@
 // it and reports its exit status to the monitor.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quiltd/monitor/exec_hardening.h"
 #include "quiltd/monitor/monitor_config.h"
 
 namespace quilt {
@@ -19,6 +24,30 @@ struct InitFds {
 // Runs as pid 1 inside the sandbox (after pivot_root). Sends kFailed (stage kSetup or
 // kExec), or kRunning then kWorkloadExited, over `fds.control`, then exits; never returns.
 [[noreturn]] void RunContainerInit(const MonitorConfig& config, const InitFds& fds);
+
+// What a workload child writes to its exec-status pipe when it cannot exec.
+struct ExecError {
+  int32_t error = 0;
+  int32_t exit_code = 0;
+  char detail[200] = {};
+};
+
+// The argv/envp arrays of config.argv and config.env, built before any fork so that
+// children only call exec.
+struct CommandLine {
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+};
+CommandLine MakeCommandLine(const MonitorConfig& config);
+
+// In a forked child that is already in the container (namespaces, root, cgroup): applies
+// the hardening around the identity change (config.uid/gid/additional_gids), enters
+// config.working_dir and execs `command` searching PATH from config.env. On failure writes
+// an ExecError to `status_fd` (which must be CLOEXEC) and exits 127 (not found) or 126.
+[[noreturn]] void ExecWorkload(const MonitorConfig& config, const ExecHardening& hardening,
+                               const CommandLine& command, int status_fd);
 
 // Closes every fd of the process except 0, 1, 2 and `keep` (which need not be sorted).
 void CloseFdsExcept(const int* keep, int count);

@@ -1,5 +1,6 @@
 #include "quiltd/runtime/runtime.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -49,12 +50,10 @@ bool Finished(ContainerState state) {
   return state == ContainerState::kExited || state == ContainerState::kFailed;
 }
 
-// The workload's environment: defaults a shell user expects, overridden by the spec.
-std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedUser& user) {
-  std::vector<std::string> env = {absl::StrCat("PATH=", kDefaultPath),
-                                  absl::StrCat("HOSTNAME=", spec.hostname()),
-                                  absl::StrCat("HOME=", user.home)};
-  for (const std::string& entry : spec.env()) {
+// `env` with each of `overrides` ("K=V") replacing the entry of the same key or appended.
+std::vector<std::string> OverrideEnv(std::vector<std::string> env,
+                                     const std::vector<std::string>& overrides) {
+  for (const std::string& entry : overrides) {
     const std::string key = entry.substr(0, entry.find('=') + 1);
     bool replaced = false;
     for (std::string& existing : env) {
@@ -66,6 +65,13 @@ std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedU
     if (!replaced) env.push_back(entry);
   }
   return env;
+}
+
+// The workload's environment: defaults a shell user expects, overridden by the spec.
+std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedUser& user) {
+  return OverrideEnv({absl::StrCat("PATH=", kDefaultPath),
+                      absl::StrCat("HOSTNAME=", spec.hostname()), absl::StrCat("HOME=", user.home)},
+                     {spec.env().begin(), spec.env().end()});
 }
 
 // The cgroup layer's pids limit for the spec's: 0 is the default, -1 no limit (its 0).
@@ -407,27 +413,76 @@ absl::StatusOr<ContainerRecord> Runtime::Stop(const std::string& ref, absl::Dura
   return outcome->record;
 }
 
-absl::Status Runtime::Kill(const std::string& ref, int signal) {
-  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
-  if (record.state != ContainerState::kRunning) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("kill ", Short(record.id), ": container is ", StateName(record.state)));
-  }
+absl::StatusOr<UniqueFd> Runtime::InitPidfd(const ContainerRecord& record, absl::string_view verb) {
   absl::MutexLock lock(&mu_);
   Live& live = live_[record.id];
   if (!live.init_pidfd) {
     absl::StatusOr<UniqueFd> fd = OpenPidfdIfSame(record.init_pid, record.init_start_ticks);
     if (!fd.ok()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("kill ", Short(record.id), ": container init is gone"));
+          absl::StrCat(verb, " ", Short(record.id), ": container init is gone"));
     }
     live.init_pidfd = std::move(*fd);
   }
+  // A copy, so that the caller may use it without holding mu_.
+  UniqueFd copy(::fcntl(live.init_pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) return ErrnoStatus(absl::StrCat(verb, " ", Short(record.id), ": dup pidfd"));
+  return copy;
+}
+
+absl::Status Runtime::Kill(const std::string& ref, int signal) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  if (record.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("kill ", Short(record.id), ": container is ", StateName(record.state)));
+  }
+  QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "kill"));
   // The init forwards catchable signals to the workload; SIGKILL ends the init and with
   // it, by the kernel, every process in the container's pid namespace.
-  absl::Status sent = SignalPidfd(live.init_pidfd.get(), signal);
+  absl::Status sent = SignalPidfd(pidfd.get(), signal);
   if (absl::IsNotFound(sent)) return absl::OkStatus();  // exited meanwhile: nothing to do
   return sent;
+}
+
+absl::StatusOr<ContainerStats> Runtime::Stats(const std::string& ref) const {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  const auto not_running = [&record] {
+    return absl::FailedPreconditionError(
+        absl::StrCat("read stats of ", Short(record.id), ": container is not running"));
+  };
+  if (record.state != ContainerState::kRunning) return not_running();
+  absl::StatusOr<CgroupStats> usage = cgroups_->Stats(record.id);
+  // The exit path removes the cgroup: a container that exits between the state check and
+  // the read is reported like one that was not running.
+  if (absl::IsNotFound(usage.status())) return not_running();
+  QUILT_RETURN_IF_ERROR(usage.status());
+  return ContainerStats{record.id, *usage};
+}
+
+absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const ExecOptions& options) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  if (record.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("exec in ", Short(record.id), ": container is ", StateName(record.state)));
+  }
+  // The container's own config.json is the exec's base: same root, cgroup, capabilities
+  // and filter as the workload, with the exec's command and overrides on top.
+  const Bundle bundle(ContainersDir(), record.id);
+  QUILT_ASSIGN_OR_RETURN(std::string text, ReadFile(bundle.config()));
+  QUILT_ASSIGN_OR_RETURN(MonitorConfig config, ParseMonitorConfig(text));
+  config.argv = options.argv;
+  config.env = OverrideEnv(std::move(config.env), options.env);
+  if (!options.working_dir.empty()) config.working_dir = options.working_dir;
+  if (!options.user.empty()) {
+    QUILT_ASSIGN_OR_RETURN(ResolvedUser user,
+                           ResolveUser(images_->RootfsDir(record.image_digest), options.user));
+    config.uid = user.uid;
+    config.gid = user.gid;
+    config.additional_gids = user.additional_gids;
+  }
+  QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
+  return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),
+                         record.init_pid, options.timeout_seconds);
 }
 
 absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) {

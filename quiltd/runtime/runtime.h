@@ -23,6 +23,7 @@
 #include "quiltd/cgroup/cgroup_manager.h"
 #include "quiltd/image/image_store.h"
 #include "quiltd/logs/log_watcher.h"
+#include "quiltd/runtime/exec_launcher.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
 #include "quiltd/store/state_store.h"
@@ -34,6 +35,21 @@ struct RuntimeOptions {
   std::string cgroup_parent;       // empty: quiltd's own cgroup
   std::string monitor_path;        // the quilt-monitor executable
   std::string default_image_path;  // tarball imported as "default" on first use
+};
+
+// A running container's usage, as Stats reports it.
+struct ContainerStats {
+  std::string id;
+  CgroupStats usage;
+};
+
+// What Exec runs in a container; empty fields keep the workload's.
+struct ExecOptions {
+  std::vector<std::string> argv;  // verbatim; argv[0] searched in the container's PATH
+  std::vector<std::string> env;   // "K=V", overriding the workload's environment
+  std::string working_dir;
+  std::string user;         // as ContainerSpec.user, resolved in the image
+  int timeout_seconds = 0;  // 0: none
 };
 
 class Runtime {
@@ -65,6 +81,15 @@ class Runtime {
 
   // Sends one signal (SIGKILL ends the whole container). FAILED_PRECONDITION unless running.
   absl::Status Kill(const std::string& ref, int signal);
+
+  // Current resource usage read from the container's cgroup. FAILED_PRECONDITION unless it
+  // is running (also when it exits while being read: its cgroup is gone).
+  absl::StatusOr<ContainerStats> Stats(const std::string& ref) const;
+
+  // Starts a command in a running container (its namespaces, root, cgroup and hardening)
+  // through a `quilt-monitor exec` helper; the caller streams its pipes. NOT_FOUND for an
+  // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
+  absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
 
   // Removes a container and all it owns; returns its id. FAILED_PRECONDITION when it is
   // running (unless `force`) or starting.
@@ -103,6 +128,8 @@ class Runtime {
                                                     LaunchedMonitor& monitor);
   absl::StatusOr<ContainerRecord> FinishRunningStart(ContainerRecord record,
                                                      LaunchedMonitor monitor);
+  // A new pidfd of a running container's init; FAILED_PRECONDITION when it is gone.
+  absl::StatusOr<UniqueFd> InitPidfd(const ContainerRecord& record, absl::string_view verb);
   absl::Status WatchMonitor(const std::string& id, UniqueFd pidfd);
   // Records a container's end from its exit file (monitor gone) and wakes its waiters.
   void OnMonitorExit(const std::string& id);

@@ -112,8 +112,8 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const st
       out.gid = entry->gid;
       out.home = entry->home;
     } else {
-      out.gid = *uid == 0 ? 0 : *uid;
-      out.home = "/";
+      out.gid = *uid;
+      out.home.assign(1, '/');
     }
   } else {
     auto entry = FindPasswd(passwd, &user_part, 0);
@@ -136,7 +136,7 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const st
     }
   }
   if (!user_name.empty()) out.additional_gids = MemberGroups(group, user_name, out.gid);
-  if (out.home.empty()) out.home = "/";
+  if (out.home.empty()) out.home.assign(1, '/');
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "quiltd/service/exec_reactor.h"
 #include "quiltd/service/logs_reactor.h"
 #include "quiltd/service/proto_conversion.h"
 #include "quiltd/service/request_validation.h"
@@ -84,6 +85,11 @@ grpc::ServerWriteReactor<v1::LogsResponse>* ContainersService::Logs(
   return new LogsReactor(context, runtime_, *request);
 }
 
+grpc::ServerWriteReactor<v1::ExecResponse>* ContainersService::Exec(
+    grpc::CallbackServerContext*, const v1::ExecRequest* request) {
+  return new ExecReactor(runtime_, *request);
+}
+
 grpc::ServerUnaryReactor* ContainersService::Wait(grpc::CallbackServerContext* context,
                                                   const v1::WaitRequest* request,
                                                   v1::WaitResponse* response) {
@@ -135,6 +141,26 @@ grpc::ServerUnaryReactor* ContainersService::Remove(grpc::CallbackServerContext*
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
     QUILT_ASSIGN_OR_RETURN(std::string id, runtime_->Remove(request->ref(), request->force()));
     response->set_id(id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ContainersService::Stats(grpc::CallbackServerContext* context,
+                                                   const v1::StatsRequest* request,
+                                                   v1::StatsResponse* response) {
+  if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  // Reading cgroup files is file I/O: keep it off the gRPC threads.
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(ContainerStats stats, runtime_->Stats(request->ref()));
+    response->set_id(stats.id);
+    response->set_memory_current(stats.usage.memory_current);
+    response->set_memory_peak(stats.usage.memory_peak);
+    response->set_memory_limit(stats.usage.memory_limit);
+    response->set_cpu_usage_ns(stats.usage.cpu_usage_ns);
+    response->set_pids_current(stats.usage.pids_current);
+    response->set_oom_kills(stats.usage.oom_kills);
     return absl::OkStatus();
   });
 }

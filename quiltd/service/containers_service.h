@@ -37,6 +37,11 @@ class ContainersService final : public v1::Containers::CallbackService {
   grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* context,
                                    const v1::RemoveRequest* request,
                                    v1::RemoveResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request,
+                                  v1::StatsResponse* response) override;
+  grpc::ServerWriteReactor<v1::ExecResponse>* Exec(grpc::CallbackServerContext* context,
+                                                   const v1::ExecRequest* request) override;
 
  private:
   Runtime* runtime_;

@@ -24,22 +24,24 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
 
 std::string Indexed(absl::string_view field, int i) { return absl::StrCat(field, "[", i, "]"); }
 
-absl::Status ValidateCommand(const v1::ContainerSpec& spec) {
-  if (spec.command_size() == 0) return Invalid("spec.command", "must not be empty");
-  if (spec.command_size() > kMaxArgs) return Invalid("spec.command", "too many arguments");
-  if (spec.command(0).empty()) return Invalid("spec.command[0]", "must not be empty");
-  for (int i = 0; i < spec.command_size(); ++i) {
-    QUILT_RETURN_IF_ERROR(ValidateText(Indexed("spec.command", i), spec.command(i), kMaxArg));
+using Strings = google::protobuf::RepeatedPtrField<std::string>;
+
+absl::Status ValidateCommand(absl::string_view name, const Strings& command) {
+  if (command.empty()) return Invalid(name, "must not be empty");
+  if (command.size() > kMaxArgs) return Invalid(name, "too many arguments");
+  if (command[0].empty()) return Invalid(Indexed(name, 0), "must not be empty");
+  for (int i = 0; i < command.size(); ++i) {
+    QUILT_RETURN_IF_ERROR(ValidateText(Indexed(name, i), command[i], kMaxArg));
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateEnv(const v1::ContainerSpec& spec) {
-  if (spec.env_size() > kMaxArgs) return Invalid("spec.env", "too many entries");
-  for (int i = 0; i < spec.env_size(); ++i) {
-    const std::string field = Indexed("spec.env", i);
-    QUILT_RETURN_IF_ERROR(ValidateText(field, spec.env(i), kMaxArg));
-    const size_t eq = spec.env(i).find('=');
+absl::Status ValidateEnv(absl::string_view name, const Strings& env) {
+  if (env.size() > kMaxArgs) return Invalid(name, "too many entries");
+  for (int i = 0; i < env.size(); ++i) {
+    const std::string field = Indexed(name, i);
+    QUILT_RETURN_IF_ERROR(ValidateText(field, env[i], kMaxArg));
+    const size_t eq = env[i].find('=');
     if (eq == std::string::npos || eq == 0) return Invalid(field, "want KEY=VALUE");
   }
   return absl::OkStatus();
@@ -121,8 +123,8 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   if (!spec.image().empty() && spec.image()[0] == '/') {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("spec.image", spec.image()));
   }
-  QUILT_RETURN_IF_ERROR(ValidateCommand(spec));
-  QUILT_RETURN_IF_ERROR(ValidateEnv(spec));
+  QUILT_RETURN_IF_ERROR(ValidateCommand("spec.command", spec.command()));
+  QUILT_RETURN_IF_ERROR(ValidateEnv("spec.env", spec.env()));
   if (!spec.working_dir().empty()) {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("spec.working_dir", spec.working_dir()));
   }
@@ -167,6 +169,21 @@ absl::Status ValidateStopRequest(const v1::StopRequest& request) {
       (request.timeout_seconds() < 0 || request.timeout_seconds() > kMaxStopSeconds)) {
     return Invalid("timeout_seconds", absl::StrCat("must be between 0 and ", kMaxStopSeconds,
                                                    ", got ", request.timeout_seconds()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExecRequest(const v1::ExecRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  QUILT_RETURN_IF_ERROR(ValidateCommand("command", request.command()));
+  QUILT_RETURN_IF_ERROR(ValidateEnv("env", request.env()));
+  if (!request.working_dir().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("working_dir", request.working_dir()));
+  }
+  QUILT_RETURN_IF_ERROR(ValidateText("user", request.user(), 256));
+  if (request.timeout_seconds() < 0) {
+    return Invalid("timeout_seconds",
+                   absl::StrCat("must not be negative, got ", request.timeout_seconds()));
   }
   return absl::OkStatus();
 }

@@ -19,5 +19,7 @@ absl::Status ValidateSignal(int signal);
 
 absl::Status ValidateImportRequest(const v1::ImportRequest& request);
 absl::Status ValidateStopRequest(const v1::StopRequest& request);
+// ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout >= 0.
+absl::Status ValidateExecRequest(const v1::ExecRequest& request);
 
 }  // namespace quilt

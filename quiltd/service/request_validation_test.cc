@@ -2,6 +2,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -127,6 +129,33 @@ TEST(ValidateRequestTest, ImportAndStop) {
   EXPECT_TRUE(ValidateStopRequest(stop).ok());
   stop.set_timeout_seconds(-5);
   EXPECT_THAT(ValidateStopRequest(stop).message(), HasSubstr("timeout_seconds"));
+}
+
+TEST(ValidateRequestTest, Exec) {
+  v1::ExecRequest good;
+  good.set_ref("web-1");
+  good.add_command("echo");
+  good.add_command("");
+  good.add_env("A=1");
+  good.set_working_dir("/tmp");
+  good.set_timeout_seconds(5);
+  EXPECT_TRUE(ValidateExecRequest(good).ok());
+
+  const std::vector<std::pair<std::function<void(v1::ExecRequest&)>, std::string>> bad = {
+      {[](v1::ExecRequest& r) { r.clear_ref(); }, "ref"},
+      {[](v1::ExecRequest& r) { r.clear_command(); }, "command"},
+      {[](v1::ExecRequest& r) { r.set_command(0, ""); }, "command[0]"},
+      {[](v1::ExecRequest& r) { r.add_env("NOVALUE"); }, "env[1]"},
+      {[](v1::ExecRequest& r) { r.set_working_dir("tmp"); }, "working_dir"},
+      {[](v1::ExecRequest& r) { r.set_timeout_seconds(-1); }, "timeout_seconds"},
+  };
+  for (const auto& [mutate, field] : bad) {
+    v1::ExecRequest request = good;
+    mutate(request);
+    absl::Status status = ValidateExecRequest(request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_THAT(status.message(), HasSubstr(field + ":"));
+  }
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+// quilt-cli exec [-e K=V] [-w DIR] [-u USER] [--timeout S] REF -- CMD ARGS...: runs a command
+// in a running container, copies its output to our stdout/stderr and exits with its code.
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quilt-cli/client.h"
+#include "quilt-cli/command.h"
+#include "quilt-cli/interrupt.h"
+#include "quilt-cli/output.h"
+#include "quilt-cli/parse.h"
+
+namespace quilt::cli {
+namespace {
+
+struct ExecOptions {
+  std::string ref;
+  std::vector<std::string> command;
+  std::vector<std::string> env;
+  std::string workdir;
+  std::string user;
+  int timeout_seconds = 0;
+};
+
+absl::StatusOr<quilt::v1::ExecRequest> BuildRequest(const ExecOptions& options) {
+  quilt::v1::ExecRequest request;
+  request.set_ref(options.ref);
+  request.mutable_command()->Add(options.command.begin(), options.command.end());
+  for (const std::string& entry : options.env) {
+    absl::StatusOr<std::optional<std::string>> parsed = ParseEnv(entry, ProcessEnv);
+    if (!parsed.ok()) return parsed.status();
+    if (parsed->has_value()) request.add_env(**std::move(parsed));
+  }
+  request.set_working_dir(options.workdir);
+  request.set_user(options.user);
+  request.set_timeout_seconds(options.timeout_seconds);
+  return request;
+}
+
+int RunExec(const GlobalOptions& global, const ExecOptions& options) {
+  absl::StatusOr<quilt::v1::ExecRequest> request = BuildRequest(options);
+  if (!request.ok()) return ReportError(request.status());
+  // Ctrl-C cancels the call, which makes quiltd kill the command.
+  InterruptWatcher watcher;
+  Client client(global.socket);
+  grpc::ClientContext context;
+  watcher.Watch(&context);
+  std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> reader =
+      client.Exec(&context, *request);
+  quilt::v1::ExecResponse response;
+  std::optional<quilt::v1::ExecExit> exit;
+  while (reader->Read(&response)) {
+    if (response.has_exit()) {
+      exit = response.exit();
+      continue;
+    }
+    const int fd = response.output().stream() == quilt::v1::LOG_STREAM_STDERR ? 2 : 1;
+    if (absl::Status written = WriteAll(fd, response.output().data()); !written.ok()) {
+      context.TryCancel();
+    }
+  }
+  watcher.Watch(nullptr);
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReportError(client.FailureStatus(status));
+  if (!exit.has_value()) {
+    return ReportError(absl::InternalError("exec: the stream ended without an exit status"));
+  }
+  if (exit->timed_out()) {
+    std::cerr << "quilt-cli: exec: timed out after " << options.timeout_seconds
+              << " s, command killed" << std::endl;
+  }
+  return exit->exit_code();
+}
+
+}  // namespace
+
+void AddExecCommand(CLI::App& app, Invocation& invocation) {
+  CLI::App* command = app.add_subcommand("exec", "Run a command in a running container");
+  auto options = std::make_shared<ExecOptions>();
+  command->add_option("-e,--env", options->env, "Environment KEY=VALUE, or KEY to pass ours")
+      ->allow_extra_args(false);
+  command->add_option("-w,--workdir", options->workdir, "Working directory inside the container");
+  command->add_option("-u,--user", options->user, "uid[:gid] or name[:group]");
+  command->add_option("--timeout", options->timeout_seconds,
+                      "Kill the command after this many seconds (0: never)");
+  command->add_option("ref", options->ref, "Container id, id prefix or name")->required();
+  // After "--" CLI11 hands every word to this positional untouched, flags included.
+  command->add_option("command", options->command, "Command and arguments (after --)")->required();
+  OnRun(command, invocation,
+        [options](const GlobalOptions& global) { return RunExec(global, *options); });
+}
+
+}  // namespace quilt::cli

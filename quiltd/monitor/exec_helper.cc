@@ -1,0 +1,192 @@
+#include "quiltd/monitor/exec_helper.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "quiltd/monitor/container_init.h"
+#include "quiltd/monitor/exec_hardening.h"
+#include "quiltd/monitor/monitor_codec.h"
+
+namespace quilt {
+namespace {
+
+bool ReadAll(int fd, std::string* out) {
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(buffer, static_cast<size_t>(n));
+  }
+}
+
+// A plain string, so that passing errno and the message cannot clobber errno first.
+int Fail(int error, const char* message) {
+  dprintf(kExecStatusFd, "error %d %s: %s\n", error, message, strerror(error));
+  return 1;
+}
+
+bool WriteFile(const std::string& path, const std::string& text) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd.valid() &&
+         write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+// The cgroup comes before setns: once in the container's cgroup namespace, the container's
+// cgroup directories are no longer reachable by their host paths.
+int JoinCgroup(const MonitorConfig& config) {
+  const std::string pid = std::to_string(getpid());
+  std::vector<std::string> files = config.cgroup_procs_files;
+  if (!config.cgroup_v2_dir.empty()) files.push_back(config.cgroup_v2_dir + "/cgroup.procs");
+  for (const std::string& procs : files) {
+    if (!WriteFile(procs, pid)) {
+      const int error = errno;
+      return Fail(error, ("join cgroup " + procs).c_str());
+    }
+  }
+  return 0;
+}
+
+// setns(CLONE_NEWNS) leaves the caller at the namespace's original root, not at the root the
+// init pivoted into; the init's /proc/<pid>/root, opened before, is the container's "/".
+int EnterContainer(const MonitorConfig& config, pid_t init_pid) {
+  UniqueFd root(open(("/proc/" + std::to_string(init_pid) + "/root").c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return Fail(errno, "open container root");
+  // The pidfd pins the init: if it is still alive, the root just opened was its own.
+  if (syscall(SYS_pidfd_send_signal, kExecInitPidfd, 0, nullptr, 0) != 0) {
+    return Fail(errno, "check container init");
+  }
+  if (JoinCgroup(config) != 0) return 1;
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+  if (config.new_network) flags |= CLONE_NEWNET;
+  if (setns(kExecInitPidfd, flags) != 0) return Fail(errno, "join container namespaces");
+  if (fchdir(root.get()) != 0 || chroot(".") != 0) return Fail(errno, "enter container root");
+  return 0;
+}
+
+// Milliseconds left until `deadline` (CLOCK_MONOTONIC seconds), or -1 for none.
+int RemainingMs(const timespec& deadline, bool has_deadline) {
+  if (!has_deadline) return -1;
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const long long ms =
+      (deadline.tv_sec - now.tv_sec) * 1000LL + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+  return ms < 0 ? 0 : static_cast<int>(ms);
+}
+
+void KillCommand(pid_t child) {
+  kill(-child, SIGKILL);
+  kill(child, SIGKILL);
+}
+
+// Waits for `child`; kills its process group on timeout or when quiltd closes the lifeline.
+int WaitWithTimeout(pid_t child, int timeout_seconds, bool* timed_out) {
+  UniqueFd child_fd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+  timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += timeout_seconds;
+  bool killed = false;
+  while (!killed && child_fd.valid()) {
+    pollfd fds[2] = {{child_fd.get(), POLLIN, 0}, {kExecLifelineFd, POLLIN, 0}};
+    int ready = poll(fds, 2, RemainingMs(deadline, timeout_seconds > 0));
+    if (ready < 0 && errno == EINTR) continue;
+    if (fds[0].revents != 0) break;
+    if (ready == 0) *timed_out = true;
+    if (ready == 0 || fds[1].revents != 0) {
+      KillCommand(child);
+      killed = true;
+    }
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+// In the forked child: its own process group (so a timeout kills everything it started),
+// stdin from /dev/null, no fd but stdout/stderr and the status pipe.
+[[noreturn]] void RunChild(const MonitorConfig& config, const ExecHardening& hardening,
+                           const CommandLine& command, int null_fd, int status_fd) {
+  setpgid(0, 0);
+  dup2(null_fd, 0);
+  CloseFdsExcept(&status_fd, 1);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  ExecWorkload(config, hardening, command, status_fd);
+}
+
+int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, int null_fd,
+               int timeout_seconds) {
+  const CommandLine command = MakeCommandLine(config);
+  int status_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) != 0) return Fail(errno, "create exec status pipe");
+  pid_t child = fork();
+  if (child == 0) RunChild(config, hardening, command, null_fd, status_pipe[1]);
+  close(status_pipe[1]);
+  UniqueFd status_read(status_pipe[0]);
+  if (child < 0) return Fail(errno, "fork command");
+  // EOF without data: the exec succeeded (the pipe is CLOEXEC).
+  ExecError failure;
+  ssize_t n;
+  do {
+    n = read(status_read.get(), &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  bool timed_out = false;
+  const int status = WaitWithTimeout(child, n > 0 ? 0 : timeout_seconds, &timed_out);
+  if (n > 0) {
+    failure.detail[sizeof(failure.detail) - 1] = '\0';
+    dprintf(2, "quilt: %s: %s\n", failure.detail, strerror(failure.error));
+  }
+  const int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  const int code = signal_number != 0 ? 128 + signal_number : WEXITSTATUS(status);
+  dprintf(kExecStatusFd, "exit %d %d %d\n", code, signal_number, timed_out ? 1 : 0);
+  return 0;
+}
+
+}  // namespace
+
+int RunExecHelper(pid_t init_pid, int timeout_seconds) {
+  // Like the init: the forked child is in the container's pid namespace before its exec, and
+  // its /proc/<pid>/exe is the host's quilt-monitor binary. Not dumpable, that entry is closed
+  // to the container's processes (CVE-2019-5736); exec makes the command dumpable again.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  std::string text;
+  if (!ReadAll(0, &text)) return Fail(errno, "read exec config");
+  MonitorConfig config;
+  std::string error;
+  if (!monitor_codec::DecodeMonitorConfig(text, &config, &error)) {
+    dprintf(kExecStatusFd, "error %d %s\n", EINVAL, error.c_str());
+    return 1;
+  }
+  // Opened on the host: the container's /dev/null is only a bind of it anyway.
+  UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd.valid()) return Fail(errno, "open /dev/null");
+  ExecHardening hardening;
+  StartReport report;
+  if (!hardening.Prepare(config, &report)) {
+    report.detail[sizeof(report.detail) - 1] = '\0';
+    return Fail(report.error, report.detail);
+  }
+  if (EnterContainer(config, init_pid) != 0) return 1;
+  return RunCommand(config, hardening, null_fd.get(), timeout_seconds);
+}
+
+}  // namespace quilt

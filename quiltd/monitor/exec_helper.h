@@ -1,0 +1,26 @@
+// `quilt-monitor exec`: runs one command inside a running container for quiltd's Exec.
+//
+// quiltd (multi-threaded, so it cannot setns itself) spawns the helper with:
+//   fd 0  the container's config.json, with argv/env/working_dir/identity of the exec
+//   fd 1, 2  the command's stdout and stderr (pipes quiltd streams from)
+//   fd 3  a pidfd of the container's init
+//   fd 4  the status pipe: one line, "exit <code> <signal> <timed_out 0|1>" once the command
+//         ended, or "error <errno> <message>" when it could not be started
+//   fd 5  the lifeline: when quiltd closes the other end, the command is killed
+#pragma once
+
+#include <sys/types.h>
+
+namespace quilt {
+
+inline constexpr int kExecInitPidfd = 3;
+inline constexpr int kExecStatusFd = 4;
+inline constexpr int kExecLifelineFd = 5;
+
+// Joins the init's cgroup and namespaces and root, forks the command (so it is inside the
+// pid namespace), applies the workload's hardening, waits for it (killing its process group
+// after `timeout_seconds` when > 0, or when the lifeline closes) and writes the status line.
+// Returns the helper's exit code: 0 once a status line was written.
+int RunExecHelper(pid_t init_pid, int timeout_seconds);
+
+}  // namespace quilt
