@@ -17,13 +17,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/fs.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
 #include "common/validation.h"
 #include "nlohmann/json.hpp"
 #include "quiltd/image/archive_extractor.h"
-#include "common/fs.h"
 
 namespace quilt {
 namespace {
