@@ -415,17 +415,20 @@ absl::StatusOr<ContainerRecord> Runtime::Stop(const std::string& ref, absl::Dura
 
 absl::StatusOr<UniqueFd> Runtime::InitPidfd(const ContainerRecord& record, absl::string_view verb) {
   absl::MutexLock lock(&mu_);
-  Live& live = live_[record.id];
-  if (!live.init_pidfd) {
+  // Only a container quiltd tracks caches its pidfd: creating an entry here for one that
+  // just exited would keep a stale fd until Remove.
+  auto it = live_.find(record.id);
+  if (it == live_.end() || !it->second.init_pidfd) {
     absl::StatusOr<UniqueFd> fd = OpenPidfdIfSame(record.init_pid, record.init_start_ticks);
     if (!fd.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat(verb, " ", Short(record.id), ": container init is gone"));
     }
-    live.init_pidfd = std::move(*fd);
+    if (it == live_.end()) return fd;
+    it->second.init_pidfd = *std::move(fd);
   }
   // A copy, so that the caller may use it without holding mu_.
-  UniqueFd copy(::fcntl(live.init_pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  UniqueFd copy(::fcntl(it->second.init_pidfd.get(), F_DUPFD_CLOEXEC, 0));
   if (!copy.valid()) return ErrnoStatus(absl::StrCat(verb, " ", Short(record.id), ": dup pidfd"));
   return copy;
 }
