@@ -13,7 +13,7 @@
 namespace quilt {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Every column of a ContainerRecord, in the order the SELECTs return them and the INSERT
 // and UPDATE bind them (?1 .. ?16).
@@ -37,6 +37,15 @@ constexpr const char* kStatementSql[] = {
     " FROM containers WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 2",
     "SELECT " QUILT_CONTAINER_COLUMNS " FROM containers ORDER BY created_at_ns DESC, id",
     "SELECT 1 FROM containers WHERE image_digest = ?1 LIMIT 1",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "INSERT INTO events (time_ns, type, container_id, name, image, exit_code, signal, reason, "
+    "message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "DELETE FROM events WHERE seq <= ?1",
+    "SELECT seq, time_ns, type, container_id, name, image, exit_code, signal, reason, message "
+    "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    "SELECT ifnull(min(seq), 0), ifnull(max(seq), 0) FROM events",
 };
 #undef QUILT_CONTAINER_COLUMNS
 
@@ -61,6 +70,18 @@ constexpr const char* kMigrations[kSchemaVersion] = {
     "  finished_at_ns INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX containers_name ON containers(name) WHERE name != '';"
     "CREATE INDEX containers_image ON containers(image_digest);",
+    // AUTOINCREMENT: a seq is never handed out twice, even after pruning emptied the table.
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time_ns INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  container_id TEXT NOT NULL DEFAULT '',"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  image TEXT NOT NULL DEFAULT '',"
+    "  exit_code INTEGER NOT NULL DEFAULT 0,"
+    "  signal INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  message TEXT NOT NULL DEFAULT '');",
 };
 
 absl::StatusCode CodeForSqlite(sqlite3* db, int rc) {
@@ -171,6 +192,21 @@ ContainerRecord ReadRow(sqlite3_stmt* stmt) {
   r.started_at_ns = sqlite3_column_int64(stmt, 14);
   r.finished_at_ns = sqlite3_column_int64(stmt, 15);
   return r;
+}
+
+EventRecord ReadEventRow(sqlite3_stmt* stmt) {
+  EventRecord e;
+  e.seq = sqlite3_column_int64(stmt, 0);
+  e.time_ns = sqlite3_column_int64(stmt, 1);
+  e.type = static_cast<EventType>(sqlite3_column_int(stmt, 2));
+  e.container_id = ColumnText(stmt, 3);
+  e.name = ColumnText(stmt, 4);
+  e.image = ColumnText(stmt, 5);
+  e.exit_code = static_cast<int32_t>(sqlite3_column_int64(stmt, 6));
+  e.signal = static_cast<int32_t>(sqlite3_column_int64(stmt, 7));
+  e.reason = ColumnText(stmt, 8);
+  e.message = ColumnText(stmt, 9);
+  return e;
 }
 
 }  // namespace
@@ -314,13 +350,26 @@ absl::StatusOr<std::optional<ContainerRecord>> StateStore::FindOne(Stmt which,
   return std::move(rows.front());
 }
 
-absl::Status StateStore::Insert(const ContainerRecord& record) {
+absl::Status StateStore::Insert(const ContainerRecord& record, std::vector<EventRecord> events) {
   absl::MutexLock lock(&mu_);
-  return WriteRecord(Stmt::kInsert, record);
+  return WithEvents(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return WriteRecord(Stmt::kInsert, record); },
+      std::move(events));
 }
 
-absl::Status StateStore::Update(const ContainerRecord& record) {
+absl::Status StateStore::Update(const ContainerRecord& record, std::vector<EventRecord> events) {
   absl::MutexLock lock(&mu_);
+  return WithEvents([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return UpdateLocked(record); },
+                    std::move(events));
+}
+
+absl::Status StateStore::Delete(const std::string& id, std::vector<EventRecord> events) {
+  absl::MutexLock lock(&mu_);
+  return WithEvents([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return DeleteLocked(id); },
+                    std::move(events));
+}
+
+absl::Status StateStore::UpdateLocked(const ContainerRecord& record) {
   QUILT_RETURN_IF_ERROR(WriteRecord(Stmt::kUpdate, record));
   if (sqlite3_changes(db_.get()) == 0) {
     return absl::NotFoundError(absl::StrCat("no such container: ", record.id));
@@ -328,8 +377,7 @@ absl::Status StateStore::Update(const ContainerRecord& record) {
   return absl::OkStatus();
 }
 
-absl::Status StateStore::Delete(const std::string& id) {
-  absl::MutexLock lock(&mu_);
+absl::Status StateStore::DeleteLocked(const std::string& id) {
   sqlite3_stmt* stmt = Prepared(Stmt::kDelete);
   QUILT_RETURN_IF_ERROR(BindText(stmt, 1, id));
   int rc = sqlite3_step(stmt);
@@ -339,6 +387,101 @@ absl::Status StateStore::Delete(const std::string& id) {
     return absl::NotFoundError(absl::StrCat("no such container: ", id));
   }
   return absl::OkStatus();
+}
+
+absl::Status StateStore::StepDone(Stmt which, absl::string_view what) {
+  sqlite3_stmt* stmt = Prepared(which);
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqliteError(rc, what);
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::WithEvents(const std::function<absl::Status()>& change,
+                                    std::vector<EventRecord> events) {
+  if (events.empty()) return change();
+  QUILT_RETURN_IF_ERROR(StepDone(Stmt::kBegin, "begin transaction"));
+  absl::Status status = change();
+  for (size_t i = 0; status.ok() && i < events.size(); ++i) status = InsertEvent(events[i]);
+  if (status.ok()) {
+    // Everything up to newest - limit goes; the newest event always stays, so the next seq
+    // keeps counting from it.
+    sqlite3_stmt* prune = Prepared(Stmt::kPruneEvents);
+    sqlite3_bind_int64(prune, 1, events.back().seq - event_limit_);
+    const int rc = sqlite3_step(prune);
+    sqlite3_reset(prune);
+    if (rc != SQLITE_DONE) status = SqliteError(rc, "prune events");
+  }
+  if (status.ok()) status = StepDone(Stmt::kCommit, "commit transaction");
+  if (!status.ok()) {
+    (void)StepDone(Stmt::kRollback, "roll back transaction");
+    return status;
+  }
+  if (event_sink_) {
+    for (const EventRecord& event : events) event_sink_(event);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::InsertEvent(EventRecord& e) {
+  sqlite3_stmt* stmt = Prepared(Stmt::kInsertEvent);
+  sqlite3_bind_int64(stmt, 1, e.time_ns);
+  sqlite3_bind_int64(stmt, 2, static_cast<int64_t>(e.type));
+  QUILT_RETURN_IF_ERROR(BindText(stmt, 3, e.container_id));
+  QUILT_RETURN_IF_ERROR(BindText(stmt, 4, e.name));
+  QUILT_RETURN_IF_ERROR(BindText(stmt, 5, e.image));
+  sqlite3_bind_int64(stmt, 6, e.exit_code);
+  sqlite3_bind_int64(stmt, 7, e.signal);
+  QUILT_RETURN_IF_ERROR(BindText(stmt, 8, e.reason));
+  QUILT_RETURN_IF_ERROR(BindText(stmt, 9, e.message));
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqliteError(rc, "write event");
+  e.seq = sqlite3_last_insert_rowid(db_.get());
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::AppendEvents(std::vector<EventRecord> events) {
+  absl::MutexLock lock(&mu_);
+  return WithEvents([] { return absl::OkStatus(); }, std::move(events));
+}
+
+absl::StatusOr<std::vector<EventRecord>> StateStore::EventsAfter(int64_t after_seq,
+                                                                 size_t limit) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = Prepared(Stmt::kEventsAfter);
+  sqlite3_bind_int64(stmt, 1, after_seq);
+  sqlite3_bind_int64(stmt, 2, static_cast<int64_t>(limit));
+  std::vector<EventRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) out.push_back(ReadEventRow(stmt));
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqliteError(rc, "read events");
+  return out;
+}
+
+absl::StatusOr<StateStore::SeqRange> StateStore::EventSeqRange() const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = Prepared(Stmt::kEventSeqRange);
+  int rc = sqlite3_step(stmt);
+  SeqRange range;
+  if (rc == SQLITE_ROW) {
+    range.oldest = sqlite3_column_int64(stmt, 0);
+    range.newest = sqlite3_column_int64(stmt, 1);
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_ROW) return SqliteError(rc, "read event range");
+  return range;
+}
+
+void StateStore::SetEventSink(std::function<void(const EventRecord&)> sink) {
+  absl::MutexLock lock(&mu_);
+  event_sink_ = std::move(sink);
+}
+
+void StateStore::SetEventLimit(int64_t limit) {
+  absl::MutexLock lock(&mu_);
+  event_limit_ = limit;
 }
 
 absl::StatusOr<ContainerRecord> StateStore::Get(const std::string& id) const {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "quiltd/store/event_record.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -49,14 +51,16 @@ class StateStore {
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& state_dir);
   ~StateStore();
 
-  // Inserts a new container. ALREADY_EXISTS when the name (or id) is taken.
-  absl::Status Insert(const ContainerRecord& record);
+  // Inserts a new container. ALREADY_EXISTS when the name (or id) is taken. `events` are
+  // written in the same transaction (see AppendEvents).
+  absl::Status Insert(const ContainerRecord& record, std::vector<EventRecord> events = {});
 
-  // Replaces every field of the container with this id. NOT_FOUND if absent.
-  absl::Status Update(const ContainerRecord& record);
+  // Replaces every field of the container with this id. NOT_FOUND if absent. `events` are
+  // written in the same transaction: both or neither survive a crash.
+  absl::Status Update(const ContainerRecord& record, std::vector<EventRecord> events = {});
 
-  // Deletes the row. NOT_FOUND if absent.
-  absl::Status Delete(const std::string& id);
+  // Deletes the row. NOT_FOUND if absent. `events` go in the same transaction.
+  absl::Status Delete(const std::string& id, std::vector<EventRecord> events = {});
 
   // Exact id. NOT_FOUND if absent.
   absl::StatusOr<ContainerRecord> Get(const std::string& id) const;
@@ -71,6 +75,29 @@ class StateStore {
   // Whether any container uses this image digest.
   absl::StatusOr<bool> ImageInUse(const std::string& digest) const;
 
+  // Appends events on their own (no state change goes with them). Each gets the next seq;
+  // events beyond the retention limit are pruned oldest first in the same transaction.
+  absl::Status AppendEvents(std::vector<EventRecord> events);
+
+  // Up to `limit` persisted events with seq > `after_seq`, oldest first.
+  absl::StatusOr<std::vector<EventRecord>> EventsAfter(int64_t after_seq, size_t limit) const;
+
+  // The oldest and newest seq still stored; {0, 0} before the first event. The newest is
+  // never pruned, so it is also the last seq ever assigned.
+  struct SeqRange {
+    int64_t oldest = 0;
+    int64_t newest = 0;
+  };
+  absl::StatusOr<SeqRange> EventSeqRange() const;
+
+  // Called with every event after its transaction commits, in seq order, under the store's
+  // lock: it must not block nor call back into the store.
+  void SetEventSink(std::function<void(const EventRecord&)> sink);
+
+  // How many events are kept (default kDefaultEventLimit).
+  void SetEventLimit(int64_t limit);
+  static constexpr int64_t kDefaultEventLimit = 100'000;
+
  private:
   // Cached prepared statements, one per query (see kStatementSql in state_store.cc).
   enum class Stmt : int {
@@ -82,6 +109,13 @@ class StateStore {
     kGetByIdRange,
     kList,
     kImageInUse,
+    kBegin,
+    kCommit,
+    kRollback,
+    kInsertEvent,
+    kPruneEvents,
+    kEventsAfter,
+    kEventSeqRange,
     kCount,
   };
   struct StmtDeleter {
@@ -111,10 +145,22 @@ class StateStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<ContainerRecord>> FindOne(Stmt which, absl::string_view key) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Steps a statement that returns no rows.
+  absl::Status StepDone(Stmt which, absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `change` and writes `events` (assigning their seqs) in one transaction, then hands
+  // the events to the sink. Without events, `change` runs on its own.
+  absl::Status WithEvents(const std::function<absl::Status()>& change,
+                          std::vector<EventRecord> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts one event and sets its seq.
+  absl::Status InsertEvent(EventRecord& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status UpdateLocked(const ContainerRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DeleteLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::unique_ptr<sqlite3, DbCloser> db_ ABSL_GUARDED_BY(mu_);
   std::array<StmtPtr, static_cast<size_t>(Stmt::kCount)> stmts_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const EventRecord&)> event_sink_ ABSL_GUARDED_BY(mu_);
+  int64_t event_limit_ ABSL_GUARDED_BY(mu_) = kDefaultEventLimit;
 };
 
 }  // namespace quilt

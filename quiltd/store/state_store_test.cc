@@ -277,10 +277,10 @@ std::string QueryRaw(const std::string& path, const char* sql) {
   return out;
 }
 
-TEST_F(StateStoreTest, SchemaIsVersionOneInWalMode) {
+TEST_F(StateStoreTest, SchemaIsVersionTwoInWalMode) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(QueryRaw(dir_ + "/quilt.db", "PRAGMA user_version"), "1");
+  EXPECT_EQ(QueryRaw(dir_ + "/quilt.db", "PRAGMA user_version"), "2");
   EXPECT_EQ(QueryRaw(dir_ + "/quilt.db", "PRAGMA journal_mode"), "wal");
 }
 
