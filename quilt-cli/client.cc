@@ -135,4 +135,9 @@ std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Client::Exec(
   return containers_->Exec(context, request);
 }
 
+std::unique_ptr<grpc::ClientReader<quilt::v1::Event>> Client::Events(
+    grpc::ClientContext* context, const quilt::v1::EventsRequest& request) {
+  return system_->Events(context, request);
+}
+
 }  // namespace quilt::cli

@@ -54,6 +54,10 @@ class Client {
   std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Exec(
       grpc::ClientContext* context, const quilt::v1::ExecRequest& request);
 
+  // Opens an Events stream on `context` (which must outlive the reader).
+  std::unique_ptr<grpc::ClientReader<quilt::v1::Event>> Events(
+      grpc::ClientContext* context, const quilt::v1::EventsRequest& request);
+
   // The Status to print for a failed call: an unreachable daemon becomes "cannot connect to
   // quiltd at <socket>: <reason> (is quiltd running?)"; otherwise the server's message with
   // its code mapped to the matching absl code.

@@ -87,6 +87,8 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"cgroup_procs_files", c.cgroup_procs_files},
             {"cgroup_v2_dir", c.cgroup_v2_dir},
             {"log_path", c.log_path},
+            {"log_max_bytes", c.log_max_bytes},
+            {"log_max_files", c.log_max_files},
             {"state_path", c.state_path},
             {"exit_path", c.exit_path}};
   return j.dump(2);
@@ -151,6 +153,8 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     c.cgroup_procs_files = j.value("cgroup_procs_files", std::vector<std::string>());
     c.cgroup_v2_dir = j.value("cgroup_v2_dir", std::string());
     j.at("log_path").get_to(c.log_path);
+    c.log_max_bytes = j.value("log_max_bytes", int64_t{0});
+    c.log_max_files = j.value("log_max_files", 1);
     j.at("state_path").get_to(c.state_path);
     j.at("exit_path").get_to(c.exit_path);
     if (c.argv.empty()) throw std::invalid_argument("argv is empty");

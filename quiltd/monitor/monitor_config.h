@@ -58,9 +58,11 @@ struct MonitorConfig {
   std::vector<std::string> cgroup_procs_files;
   std::string cgroup_v2_dir;
 
-  std::string log_path;    // the log file (log_record.h format), appended to
-  std::string state_path;  // MonitorState, written once the workload runs
-  std::string exit_path;   // MonitorExit, written last, after the log is complete
+  std::string log_path;       // the log file (log_record.h format), appended to
+  int64_t log_max_bytes = 0;  // rotate the log at this size (0: never)
+  int log_max_files = 1;      // log files kept, the one being written included
+  std::string state_path;     // MonitorState, written once the workload runs
+  std::string exit_path;      // MonitorExit, written last, after the log is complete
 };
 
 // Parses config.json text.

@@ -31,6 +31,8 @@ MonitorConfig FullConfig() {
   c.cgroup_procs_files = {"/sys/fs/cgroup/memory/x/cgroup.procs"};
   c.cgroup_v2_dir = "/sys/fs/cgroup/unified/x";
   c.log_path = "/b/log";
+  c.log_max_bytes = 1 << 20;
+  c.log_max_files = 3;
   c.state_path = "/b/state.json";
   c.exit_path = "/b/exit.json";
   return c;
@@ -64,6 +66,8 @@ TEST(MonitorConfigTest, RoundTripsEveryField) {
   EXPECT_EQ(out->cgroup_procs_files, in.cgroup_procs_files);
   EXPECT_EQ(out->cgroup_v2_dir, in.cgroup_v2_dir);
   EXPECT_EQ(out->log_path, in.log_path);
+  EXPECT_EQ(out->log_max_bytes, 1 << 20);
+  EXPECT_EQ(out->log_max_files, 3);
   EXPECT_EQ(out->state_path, in.state_path);
   EXPECT_EQ(out->exit_path, in.exit_path);
 }
@@ -76,6 +80,8 @@ TEST(MonitorConfigTest, OptionalFieldsTakeDefaults) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE(out->new_network);
   EXPECT_FALSE(out->read_only_rootfs);
+  EXPECT_EQ(out->log_max_bytes, 0);
+  EXPECT_EQ(out->log_max_files, 1);
   EXPECT_EQ(out->working_dir, "/");
   EXPECT_EQ(out->uid, 0u);
   EXPECT_TRUE(out->mounts.empty());

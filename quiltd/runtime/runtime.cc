@@ -19,6 +19,7 @@
 #include "common/validation.h"
 #include "quiltd/monitor/capabilities.h"
 #include "quiltd/runtime/bundle.h"
+#include "quiltd/runtime/container_events.h"
 #include "quiltd/runtime/user_resolver.h"
 
 namespace quilt {
@@ -27,6 +28,9 @@ namespace {
 constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // pids.max of a container whose spec leaves it at 0: a fork bomb stays inside its cgroup.
 constexpr int64_t kDefaultPidsMax = 4096;
+// Log rotation when the spec leaves it at 0: one container's log stays under 192 MiB.
+constexpr int64_t kDefaultLogMaxBytes = 64 * 1024 * 1024;
+constexpr int kDefaultLogMaxFiles = 3;
 // How long to wait for a SIGKILLed container to be reported gone before giving up.
 constexpr absl::Duration kKillTimeout = absl::Seconds(10);
 
@@ -100,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& o
   std::unique_ptr<Runtime> runtime(new Runtime(options, std::move(store), std::move(images),
                                                std::move(cgroups), std::move(exit_watcher),
                                                std::move(log_watcher)));
+  QUILT_ASSIGN_OR_RETURN(runtime->events_, EventLog::Create(runtime->store_.get()));
   runtime->Recover();
   return runtime;
 }
@@ -123,7 +128,7 @@ Runtime::~Runtime() {
 
 absl::StatusOr<ImageRecord> Runtime::ResolveImage(const std::string& ref) {
   if (!ref.empty() && ref[0] == '/') {
-    QUILT_ASSIGN_OR_RETURN(ImportResult imported, images_->Import(ref, ""));
+    QUILT_ASSIGN_OR_RETURN(ImportResult imported, ImportImage(ref, ""));
     return imported.image;
   }
   if (!ref.empty()) return images_->Resolve(ref);
@@ -133,7 +138,7 @@ absl::StatusOr<ImageRecord> Runtime::ResolveImage(const std::string& ref) {
   if (options_.default_image_path.empty()) {
     return absl::FailedPreconditionError("no image given and no default image configured");
   }
-  absl::StatusOr<ImportResult> imported = images_->Import(options_.default_image_path, "default");
+  absl::StatusOr<ImportResult> imported = ImportImage(options_.default_image_path, "default");
   if (!imported.ok()) return Annotate(imported.status(), "import the default image");
   return imported->image;
 }
@@ -146,6 +151,8 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   if (spec.hostname().empty()) spec.set_hostname(Short(record.id));
   if (spec.working_dir().empty()) spec.set_working_dir("/");
   if (spec.network() == v1::NETWORK_MODE_UNSPECIFIED) spec.set_network(v1::NETWORK_MODE_NONE);
+  if (spec.log_max_bytes() == 0) spec.set_log_max_bytes(kDefaultLogMaxBytes);
+  if (spec.log_max_files() == 0) spec.set_log_max_files(kDefaultLogMaxFiles);
   for (int i = 0; i < spec.mounts_size(); ++i) {
     struct stat st;
     if (::stat(spec.mounts(i).source().c_str(), &st) != 0) {
@@ -169,7 +176,7 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   spec.SerializeToString(&record.spec);
   record.state = ContainerState::kCreated;
   record.created_at_ns = absl::GetCurrentTimeNanos();
-  QUILT_RETURN_IF_ERROR(store_->Insert(record));
+  QUILT_RETURN_IF_ERROR(store_->Insert(record, {ContainerEvent(EventType::kCreated, record)}));
   std::move(remove_bundle).Cancel();
   QUILT_LOG(INFO) << "created container " << record.id
                   << (record.name.empty() ? "" : " name=" + record.name);
@@ -209,6 +216,8 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
   config.log_path = bundle.log();
+  config.log_max_bytes = spec.log_max_bytes();
+  config.log_max_files = spec.log_max_files();
   config.state_path = bundle.state();
   config.exit_path = bundle.exit();
   return config;
@@ -293,7 +302,7 @@ absl::StatusOr<ContainerRecord> Runtime::FinishRunningStart(ContainerRecord reco
   record.started_at_ns = state.ok() ? state->started_at_ns : absl::GetCurrentTimeNanos();
   absl::StatusOr<UniqueFd> init_pidfd = OpenPidfd(record.init_pid);
   record.init_start_ticks = ProcessStartTicks(record.init_pid).value_or(0);
-  QUILT_RETURN_IF_ERROR(store_->Update(record));
+  QUILT_RETURN_IF_ERROR(store_->Update(record, {StartedEvent(record)}));
   {
     absl::MutexLock lock(&mu_);
     if (init_pidfd.ok()) live_[record.id].init_pidfd = std::move(*init_pidfd);
@@ -301,6 +310,12 @@ absl::StatusOr<ContainerRecord> Runtime::FinishRunningStart(ContainerRecord reco
   QUILT_RETURN_IF_ERROR(WatchMonitor(record.id, std::move(monitor.pidfd)));
   QUILT_LOG(INFO) << "started container " << record.id << " init pid " << record.init_pid;
   return record;
+}
+
+void Runtime::RecordEvents(std::vector<EventRecord> events) {
+  if (absl::Status s = store_->AppendEvents(std::move(events)); !s.ok()) {
+    QUILT_LOG(WARNING) << "record event: " << s;
+  }
 }
 
 absl::Status Runtime::WatchMonitor(const std::string& id, UniqueFd pidfd) {
@@ -320,6 +335,7 @@ void Runtime::OnMonitorExit(const std::string& id) {
   absl::StatusOr<ContainerRecord> found = store_->Get(id);
   if (!found.ok()) return;
   ContainerRecord record = *std::move(found);
+  const ContainerState was = record.state;
   const Bundle bundle(ContainersDir(), id);
   absl::StatusOr<std::string> text = ReadFile(bundle.exit());
   absl::StatusOr<MonitorExit> exit =
@@ -345,7 +361,7 @@ void Runtime::OnMonitorExit(const std::string& id) {
   if (absl::Status removed = cgroups_->RemoveContainer(id); !removed.ok()) {
     QUILT_LOG(WARNING) << "container " << id << ": " << removed;
   }
-  if (absl::Status updated = store_->Update(record); !updated.ok()) {
+  if (absl::Status updated = store_->Update(record, EndEvents(was, record)); !updated.ok()) {
     QUILT_LOG(ERROR) << "record exit of container " << id << ": " << updated;
   }
   std::vector<RecordCallback> waiters;
@@ -410,6 +426,7 @@ absl::StatusOr<ContainerRecord> Runtime::Stop(const std::string& ref, absl::Dura
           absl::StrCat("stop ", Short(record.id), ": still running after SIGKILL"));
     }
   }
+  if (outcome->record.ok()) RecordEvents({ContainerEvent(EventType::kStopped, *outcome->record)});
   return outcome->record;
 }
 
@@ -442,6 +459,10 @@ absl::Status Runtime::Kill(const std::string& ref, int signal) {
   QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "kill"));
   // The init forwards catchable signals to the workload; SIGKILL ends the init and with
   // it, by the kernel, every process in the container's pid namespace.
+  // Recorded before sending, so it comes before the EXITED event the signal may cause.
+  EventRecord killed = ContainerEvent(EventType::kKilled, record);
+  killed.signal = signal;
+  RecordEvents({std::move(killed)});
   absl::Status sent = SignalPidfd(pidfd.get(), signal);
   if (absl::IsNotFound(sent)) return absl::OkStatus();  // exited meanwhile: nothing to do
   return sent;
@@ -504,7 +525,7 @@ absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) 
   QUILT_RETURN_IF_ERROR(cgroups_->RemoveContainer(id));
   const Bundle bundle(ContainersDir(), id);
   QUILT_RETURN_IF_ERROR(RemoveTree(bundle.dir));
-  QUILT_RETURN_IF_ERROR(store_->Delete(id));
+  QUILT_RETURN_IF_ERROR(store_->Delete(id, {ContainerEvent(EventType::kRemoved, record)}));
   std::vector<RecordCallback> waiters;
   {
     absl::MutexLock lock(&mu_);
@@ -535,7 +556,9 @@ bool Runtime::LogComplete(const std::string& id) const {
 
 absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path,
                                                   const std::string& name) {
-  return images_->Import(path, name);
+  QUILT_ASSIGN_OR_RETURN(ImportResult result, images_->Import(path, name));
+  RecordEvents({ImageEvent(EventType::kImageImported, result.image)});
+  return result;
 }
 
 std::vector<ImageRecord> Runtime::ListImages() const { return images_->List(); }
@@ -553,6 +576,7 @@ absl::StatusOr<std::string> Runtime::RemoveImage(const std::string& ref, bool fo
     }
   }
   QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));
+  RecordEvents({ImageEvent(EventType::kImageRemoved, image)});
   return image.digest;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/cgroup/cgroup_manager.h"
+#include "quiltd/events/event_log.h"
 #include "quiltd/image/image_store.h"
 #include "quiltd/logs/log_watcher.h"
 #include "quiltd/runtime/exec_launcher.h"
@@ -108,6 +109,9 @@ class Runtime {
 
   std::string CgroupModeName() const { return cgroups_->ModeName(); }
 
+  // Lifecycle events: persisted history and live feed.
+  EventLog& events() { return *events_; }
+
  private:
   // What quiltd holds in memory for a started container.
   struct Live {
@@ -136,6 +140,8 @@ class Runtime {
   void Recover();
   void RecoverContainer(ContainerRecord record);
   void RemoveOrphans();
+  // Persists events that go with no state change; a failure is logged, not returned.
+  void RecordEvents(std::vector<EventRecord> events);
   // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
   absl::Status Claim(const std::string& id);
   void Release(const std::string& id);
@@ -147,6 +153,7 @@ class Runtime {
 
   const RuntimeOptions options_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<EventLog> events_;
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<CgroupManager> cgroups_;
   std::unique_ptr<ExitWatcher> exit_watcher_;

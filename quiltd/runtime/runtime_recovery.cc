@@ -9,6 +9,7 @@
 #include "common/process.h"
 #include "common/validation.h"
 #include "quiltd/runtime/bundle.h"
+#include "quiltd/runtime/container_events.h"
 #include "quiltd/runtime/runtime.h"
 
 namespace quilt {
@@ -49,7 +50,9 @@ void Runtime::RecoverContainer(ContainerRecord record) {
     record.init_pid = state.ok() ? state->init_pid : 0;
     record.init_start_ticks = state.ok() ? ProcessStartTicks(state->init_pid).value_or(0) : 0;
     record.started_at_ns = state.ok() ? state->started_at_ns : absl::GetCurrentTimeNanos();
-    if (absl::Status s = store_->Update(record); !s.ok()) QUILT_LOG(ERROR) << s;
+    if (absl::Status s = store_->Update(record, {StartedEvent(record)}); !s.ok()) {
+      QUILT_LOG(ERROR) << s;
+    }
   }
   if (absl::Status s = WatchMonitor(record.id, std::move(*monitor)); !s.ok()) {
     QUILT_LOG(ERROR) << "adopt container " << record.id << ": " << s;

@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 
 #include "common/status_macros.h"
+#include "quiltd/service/events_reactor.h"
 #include "quiltd/service/proto_conversion.h"
 #include "quiltd/service/request_validation.h"
 #include "quiltd/service/unary.h"
@@ -53,6 +54,11 @@ grpc::ServerUnaryReactor* SystemService::Version(grpc::CallbackServerContext* co
   struct utsname uts;
   if (uname(&uts) == 0) response->set_kernel(uts.release);
   return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::Event>* SystemService::Events(grpc::CallbackServerContext*,
+                                                           const v1::EventsRequest* request) {
+  return new EventsReactor(&runtime_->events(), *request);
 }
 
 }  // namespace quilt

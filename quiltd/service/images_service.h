@@ -33,6 +33,8 @@ class SystemService final : public v1::System::CallbackService {
   grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* context,
                                     const v1::VersionRequest* request,
                                     v1::VersionResponse* response) override;
+  grpc::ServerWriteReactor<v1::Event>* Events(grpc::CallbackServerContext* context,
+                                              const v1::EventsRequest* request) override;
 
  private:
   Runtime* runtime_;

@@ -17,6 +17,10 @@ constexpr int kMaxSetup = 256;
 constexpr int kMaxMounts = 128;
 constexpr int64_t kMinMemory = 4 * 1024 * 1024;
 constexpr int64_t kMaxStopSeconds = 24 * 3600;
+// A log file must hold at least two of the largest records (16 + 64 KiB).
+constexpr int64_t kMinLogBytes = 128 * 1024;
+constexpr int64_t kMaxLogBytes = int64_t{1} << 40;
+constexpr int kMaxLogFiles = 64;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -115,6 +119,21 @@ absl::Status ValidateMounts(const v1::ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateLogLimits(const v1::ContainerSpec& spec) {
+  const int64_t bytes = spec.log_max_bytes();
+  if (bytes != 0 && (bytes < kMinLogBytes || bytes > kMaxLogBytes)) {
+    return Invalid("spec.log_max_bytes",
+                   absl::StrCat("must be 0 (default) or between ", kMinLogBytes, " and ",
+                                kMaxLogBytes, ", got ", bytes));
+  }
+  if (spec.log_max_files() < 0 || spec.log_max_files() > kMaxLogFiles) {
+    return Invalid("spec.log_max_files",
+                   absl::StrCat("must be between 0 (default) and ", kMaxLogFiles, ", got ",
+                                spec.log_max_files()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
@@ -138,6 +157,7 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   QUILT_RETURN_IF_ERROR(ValidateResources(spec.resources()));
   QUILT_RETURN_IF_ERROR(ValidateMounts(spec));
   QUILT_RETURN_IF_ERROR(ValidateSecurity(spec));
+  QUILT_RETURN_IF_ERROR(ValidateLogLimits(spec));
   if (!v1::NetworkMode_IsValid(spec.network())) {
     return Invalid("spec.network", absl::StrCat("unknown mode ", spec.network()));
   }
@@ -184,6 +204,22 @@ absl::Status ValidateExecRequest(const v1::ExecRequest& request) {
   if (request.timeout_seconds() < 0) {
     return Invalid("timeout_seconds",
                    absl::StrCat("must not be negative, got ", request.timeout_seconds()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEventsRequest(const v1::EventsRequest& request) {
+  if (request.has_since_seq() && request.since_seq() < 0) {
+    return Invalid("since_seq", absl::StrCat("must not be negative, got ", request.since_seq()));
+  }
+  if (!request.container().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateText("container", request.container(), 256));
+  }
+  for (int i = 0; i < request.types_size(); ++i) {
+    const int type = request.types(i);
+    if (type == v1::EVENT_TYPE_UNSPECIFIED || !v1::EventType_IsValid(type)) {
+      return Invalid(Indexed("types", i), absl::StrCat("unknown event type ", type));
+    }
   }
   return absl::OkStatus();
 }

@@ -22,4 +22,7 @@ absl::Status ValidateStopRequest(const v1::StopRequest& request);
 // ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout >= 0.
 absl::Status ValidateExecRequest(const v1::ExecRequest& request);
 
+// since_seq not negative, container a sane ref if set, every type a known EVENT_TYPE_*.
+absl::Status ValidateEventsRequest(const v1::EventsRequest& request);
+
 }  // namespace quilt

@@ -56,6 +56,10 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
       {"spec.working_dir", [](auto& s) { s.set_working_dir("/a/../b"); }},
       {"spec.user", [&](auto& s) { s.set_user(huge); }},
       {"spec.hostname", [](auto& s) { s.set_hostname("bad host"); }},
+      {"spec.log_max_bytes", [](auto& s) { s.set_log_max_bytes(1000); }},
+      {"spec.log_max_bytes", [](auto& s) { s.set_log_max_bytes(-1); }},
+      {"spec.log_max_files", [](auto& s) { s.set_log_max_files(65); }},
+      {"spec.log_max_files", [](auto& s) { s.set_log_max_files(-2); }},
       {"spec.hostname", [](auto& s) { s.set_hostname(std::string(65, 'h')); }},
       {"spec.setup[0]", [](auto& s) { s.set_setup(0, ""); }},
       {"spec.resources.memory_bytes", [](auto& s) { s.mutable_resources()->set_memory_bytes(-1); }},
@@ -153,6 +157,30 @@ TEST(ValidateRequestTest, Exec) {
     v1::ExecRequest request = good;
     mutate(request);
     absl::Status status = ValidateExecRequest(request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_THAT(status.message(), HasSubstr(field + ":"));
+  }
+}
+
+TEST(ValidateRequestTest, Events) {
+  v1::EventsRequest good;
+  good.set_since_seq(0);
+  good.set_container("web-1");
+  good.add_types(v1::EVENT_TYPE_EXITED);
+  good.add_types(v1::EVENT_TYPE_IMAGE_REMOVED);
+  EXPECT_TRUE(ValidateEventsRequest(good).ok());
+  EXPECT_TRUE(ValidateEventsRequest(v1::EventsRequest()).ok());
+
+  const std::vector<std::pair<std::function<void(v1::EventsRequest&)>, std::string>> bad = {
+      {[](v1::EventsRequest& r) { r.set_since_seq(-1); }, "since_seq"},
+      {[](v1::EventsRequest& r) { r.set_container(std::string(300, 'a')); }, "container"},
+      {[](v1::EventsRequest& r) { r.add_types(v1::EVENT_TYPE_UNSPECIFIED); }, "types[2]"},
+      {[](v1::EventsRequest& r) { r.set_types(0, static_cast<v1::EventType>(99)); }, "types[0]"},
+  };
+  for (const auto& [mutate, field] : bad) {
+    v1::EventsRequest request = good;
+    mutate(request);
+    absl::Status status = ValidateEventsRequest(request);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(status.message(), HasSubstr(field + ":"));
   }
