@@ -26,6 +26,20 @@ absl::Status SetResources(const SpecFlags& flags, quilt::v1::Resources* resource
   return absl::OkStatus();
 }
 
+absl::Status SetLogLimits(const SpecFlags& flags, quilt::v1::ContainerSpec* spec) {
+  if (!flags.log_max_size.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseSize(flags.log_max_size);
+    if (!bytes.ok()) return Annotate(bytes.status(), "--log-max-size");
+    spec->set_log_max_bytes(*bytes);
+  }
+  if (flags.log_max_files < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-max-files: must not be negative, got ", flags.log_max_files));
+  }
+  spec->set_log_max_files(flags.log_max_files);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
@@ -53,6 +67,10 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
       ->allow_extra_args(false);
   command->add_option("--seccomp", flags->seccomp,
                       "System call filter: default, or unconfined for none");
+  command->add_option("--log-max-size", flags->log_max_size,
+                      "Rotate the log at this size (e.g. 10m; default 64m)");
+  command->add_option("--log-max-files", flags->log_max_files,
+                      "Log files kept, the current one included (default 3)");
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -83,6 +101,7 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.mutable_cap_add()->Add(flags.cap_add.begin(), flags.cap_add.end());
   spec.mutable_cap_drop()->Add(flags.cap_drop.begin(), flags.cap_drop.end());
   spec.set_seccomp(flags.seccomp);
+  QUILT_RETURN_IF_ERROR(SetLogLimits(flags, &spec));
   return spec;
 }
 

@@ -21,24 +21,46 @@ SpecFlags Parse(std::vector<std::string> args) {
 std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
 
 TEST(SpecFlagsTest, MapsEveryFlag) {
-  SpecFlags flags = Parse({"--name",       "web",
-                           "--image",      "img.tar",
-                           "-e",           "A=1",
-                           "--env",        "B=2",
-                           "-w",           "/srv",
-                           "-u",           "1000:1000",
-                           "--hostname",   "h",
-                           "--setup",      "echo one",
-                           "--setup",      "echo two",
-                           "--memory",     "64m",
-                           "--cpus",       "0.5",
-                           "--pids",       "20",
-                           "-v",           "data:/data:ro",
-                           "--volume",     "/x:/y",
-                           "--network",    "host",
-                           "--read-only",  "--",
-                           "sh",           "-c",
-                           "echo \"a b\"", "--name"});
+  SpecFlags flags = Parse({"--name",
+                           "web",
+                           "--image",
+                           "img.tar",
+                           "-e",
+                           "A=1",
+                           "--env",
+                           "B=2",
+                           "-w",
+                           "/srv",
+                           "-u",
+                           "1000:1000",
+                           "--hostname",
+                           "h",
+                           "--setup",
+                           "echo one",
+                           "--setup",
+                           "echo two",
+                           "--memory",
+                           "64m",
+                           "--cpus",
+                           "0.5",
+                           "--pids",
+                           "20",
+                           "-v",
+                           "data:/data:ro",
+                           "--volume",
+                           "/x:/y",
+                           "--network",
+                           "host",
+                           "--log-max-size",
+                           "2m",
+                           "--log-max-files",
+                           "5",
+                           "--read-only",
+                           "--",
+                           "sh",
+                           "-c",
+                           "echo \"a b\"",
+                           "--name"});
   absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(flags, "/cwd", NoEnv);
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->name(), "web");
@@ -57,6 +79,8 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
   EXPECT_FALSE(spec->mounts(1).read_only());
   EXPECT_EQ(spec->network(), quilt::v1::NETWORK_MODE_HOST);
   EXPECT_TRUE(spec->read_only_rootfs());
+  EXPECT_EQ(spec->log_max_bytes(), 2 * 1024 * 1024);
+  EXPECT_EQ(spec->log_max_files(), 5);
   EXPECT_THAT(spec->command(), testing::ElementsAre("sh", "-c", "echo \"a b\"", "--name"));
 }
 
@@ -66,6 +90,8 @@ TEST(SpecFlagsTest, DefaultsLeaveFieldsEmpty) {
   EXPECT_EQ(spec->image(), "");
   EXPECT_EQ(spec->network(), quilt::v1::NETWORK_MODE_UNSPECIFIED);
   EXPECT_EQ(spec->resources().memory_bytes(), 0);
+  EXPECT_EQ(spec->log_max_bytes(), 0);
+  EXPECT_EQ(spec->log_max_files(), 0);
   EXPECT_THAT(spec->command(), testing::ElementsAre("true"));
 }
 
@@ -80,6 +106,12 @@ TEST(SpecFlagsTest, BadValuesNameTheFlag) {
               testing::HasSubstr("invalid network"));
   EXPECT_THAT(std::string(BuildSpec(Parse({"--pids", "-2"}), "/", NoEnv).status().message()),
               testing::HasSubstr("invalid pids -2"));
+  EXPECT_THAT(
+      std::string(BuildSpec(Parse({"--log-max-size", "big"}), "/", NoEnv).status().message()),
+      testing::HasSubstr("--log-max-size: invalid size"));
+  EXPECT_THAT(
+      std::string(BuildSpec(Parse({"--log-max-files", "-1"}), "/", NoEnv).status().message()),
+      testing::HasSubstr("--log-max-files: must not be negative"));
 }
 
 TEST(SpecFlagsTest, SecurityFlagsAndPidsSpecialValues) {

@@ -1,5 +1,8 @@
-// Reading a container's log file (common/log_record.h) for the Logs RPC.
+// Reading a container's log (common/log_record.h) for the Logs RPC, across the files the
+// monitor rotates: <log>.N (oldest) ... <log>.1, <log> (being written).
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
@@ -28,11 +31,19 @@ struct LogFilter {
   int64_t since_ns = 0;  // only entries at or after this time (0: all)
 };
 
-// Reads complete records from a growing log file, from a position on. Not thread-safe; one
-// reader per stream.
+// Reads complete records from a growing, rotating log, from a position on. Not
+// thread-safe; one reader per stream.
+//
+// A rotation renames <log> to <log>.1 (shifting older files up, dropping the oldest) at a
+// record boundary and starts a new <log>. The reader keeps its file open, so a rotation
+// under it changes nothing until it reaches that file's end; then, once <log> is no longer
+// its file, it reads its file to the end once more (the writer never writes to a rotated
+// file) and moves to the next newer one. Files rotated away before the reader got to them
+// are skipped.
 class LogReader {
  public:
-  // Opens the log. A missing file reads as empty until it appears (container not started).
+  // Opens the log at its oldest file. A missing log reads as empty until it appears
+  // (container not started).
   static absl::StatusOr<LogReader> Open(const std::string& path, LogFilter filter);
 
   // Positions the reader so that the next reads return only the last `lines` lines of the
@@ -46,30 +57,50 @@ class LogReader {
   // is left for the next call. DATA_LOSS if the file is corrupt.
   absl::StatusOr<std::vector<LogEntryData>> ReadMore(size_t max_bytes);
 
-  // Byte offset of the next record to read.
+  // Byte offset of the next record to read, in the current file.
   int64_t offset() const { return offset_; }
 
  private:
+  // One open file of the log.
+  struct File {
+    UniqueFd fd;
+    dev_t dev = 0;
+    ino_t ino = 0;
+  };
+
   LogReader(std::string path, LogFilter filter) : path_(std::move(path)), filter_(filter) {}
 
-  // Opens the file if it exists now. Returns false while it does not.
+  // Opens every file of the log, oldest first, as one consistent snapshot (retried when a
+  // rotation ran while listing). Empty while the log does not exist.
+  absl::StatusOr<std::vector<File>> OpenFiles() const;
+  // Opens the oldest file if no file is open yet. Returns false while there is none.
   absl::StatusOr<bool> EnsureOpen();
+  // Whether <log> is no longer the current file (so the current file is final).
+  bool CurrentRotated() const;
+  // Moves to the file after the current one; false when there is none yet.
+  absl::StatusOr<bool> MoveToNextFile();
+  void SetCurrent(File file, int64_t offset);
   bool Matches(const LogRecordHeader& header) const;
-  // Calls `fn(offset, header, payload)` for each complete record from `from` on, in order,
-  // until `fn` returns false (that record is not consumed) or the complete records end.
-  // Sets `*end` to the offset after the last consumed record.
-  absl::Status Scan(int64_t from,
+  // Calls `fn(offset, header, payload)` for each complete record of `fd` from `from` on, in
+  // order, until `fn` returns false (that record is not consumed) or the complete records
+  // end. Sets `*end` to the offset after the last consumed record.
+  absl::Status Scan(int fd, int64_t from,
                     absl::FunctionRef<bool(int64_t, const LogRecordHeader&, absl::string_view)> fn,
                     int64_t* end);
+  // Reads entries of the current file into `out`; returns false when the batch is full.
+  absl::StatusOr<bool> ReadCurrent(size_t max_bytes, size_t* bytes, std::vector<LogEntryData>* out);
   // Positions the reader at the `lines_from_end`-th line start counted from the end of the
   // record at `record_offset` (payload `length` bytes; `starts_with_line` when its first byte
   // begins a line), cutting the payload there.
+  // SeekToTailLines over files[first..]; false when they hold fewer than `lines` lines and
+  // older files exist (nothing is changed then).
+  absl::StatusOr<bool> SeekToTailLinesFrom(std::vector<File>& files, size_t first, int64_t lines);
   absl::Status CutRecordAtLine(int64_t record_offset, uint32_t length, bool starts_with_line,
                                int64_t lines_from_end);
 
   std::string path_;
   LogFilter filter_;
-  UniqueFd fd_;
+  File current_;
   int64_t offset_ = 0;
   // Bytes to skip at the start of the next matching entry's payload (tail cut).
   int64_t skip_in_first_ = 0;

@@ -1,13 +1,59 @@
 #include "quiltd/monitor/log_writer.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace quilt {
+namespace {
+
+constexpr int kOpenFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
+
+std::string RotatedName(const std::string& path, int index) {
+  return path + "." + std::to_string(index);
+}
+
+}  // namespace
+
+std::optional<LogWriter> LogWriter::Open(std::string path, LogLimits limits) {
+  UniqueFd fd(open(path.c_str(), kOpenFlags, 0640));
+  if (!fd.valid()) return std::nullopt;
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return std::nullopt;
+  return LogWriter(std::move(path), limits, std::move(fd), st.st_size);
+}
+
+void LogWriter::Rotate() {
+  // Oldest first, so each rename replaces a name already moved on: a reader listing the
+  // names newest first never misses a file that survives (see LogReader).
+  if (limits_.max_files <= 1) {
+    if (unlink(path_.c_str()) != 0 && errno != ENOENT) return;
+  } else {
+    for (int i = limits_.max_files - 1; i >= 2; --i) {
+      if (rename(RotatedName(path_, i - 1).c_str(), RotatedName(path_, i).c_str()) != 0 &&
+          errno != ENOENT) {
+        return;
+      }
+    }
+    if (rename(path_.c_str(), RotatedName(path_, 1).c_str()) != 0) return;
+  }
+  // O_TRUNC: should a stale <log> have appeared meanwhile, it is not appended to.
+  UniqueFd fd(open(path_.c_str(), kOpenFlags | O_TRUNC, 0640));
+  if (!fd.valid()) return;
+  fd_ = std::move(fd);
+  size_ = 0;
+}
 
 bool LogWriter::Append(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size) {
+  const int64_t record_size = static_cast<int64_t>(kLogHeaderSize + size);
+  if (limits_.max_bytes > 0 && size_ > 0 && size_ + record_size > limits_.max_bytes) Rotate();
+
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   LogRecordHeader header;
@@ -17,10 +63,11 @@ bool LogWriter::Append(LogStreamId stream, uint8_t flags, const uint8_t* data, s
   header.time_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   uint8_t encoded[kLogHeaderSize];
   EncodeLogHeader(header, encoded);
-
   iovec iov[2] = {{encoded, kLogHeaderSize}, {const_cast<uint8_t*>(data), size}};
-  iovec* next = iov;
-  int count = 2;
+  return WriteAll(iov, 2);
+}
+
+bool LogWriter::WriteAll(iovec* next, int count) {
   // One writev normally writes the whole record; loop on short writes (signals, a nearly
   // full disk) so a record is never left half written while bytes can still be written.
   while (count > 0) {
@@ -29,6 +76,7 @@ bool LogWriter::Append(LogStreamId stream, uint8_t flags, const uint8_t* data, s
       if (errno == EINTR) continue;
       return false;
     }
+    size_ += n;
     size_t written = static_cast<size_t>(n);
     while (count > 0 && written >= next->iov_len) {
       written -= next->iov_len;

@@ -138,12 +138,11 @@ bool Monitor::LoadConfig() {
 }
 
 bool Monitor::CreateChannels() {
-  UniqueFd log(open(config_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-  if (!log.valid()) {
+  log_ = LogWriter::Open(config_.log_path, {config_.log_max_bytes, config_.log_max_files});
+  if (!log_.has_value()) {
     RecordFailure(StartStage::kPipes, errno, "open log " + config_.log_path);
     return false;
   }
-  log_.emplace(std::move(log));
   const LogStreamId streams[kPipeCount] = {LogStreamId::kStdout, LogStreamId::kStderr,
                                            LogStreamId::kStdout, LogStreamId::kStderr};
   for (int i = 0; i < kPipeCount; ++i) {
