@@ -1,9 +1,11 @@
 // Lifecycle events end to end: order, filters, resuming by seq, and exactly-once delivery
 // across a kill -9 of the daemon while containers exit.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -303,6 +305,68 @@ TEST_F(EventsTest, ExitsWhileTheDaemonIsDownAreRecordedExactlyOnce) {
   ASSERT_EQ(after.size(), expected.size());
   for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].seq(), expected[i].seq());
   for (const std::string& id : ids) Remove(id);
+}
+
+TEST_F(EventsTest, ClientThatDoesNotReadIsCutOffAndResumesWithoutGaps) {
+  v1::Container sleeper = Run(Spec({"sleep", "100"}));
+  const int64_t start = NewestSeq();
+  v1::EventsRequest request;
+  request.set_since_seq(start);
+  // A client with small flow-control windows, so that what it does not read backs up into
+  // the daemon instead of the transport's buffers.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  auto slow_stub = v1::System::NewStub(
+      grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  auto stalled = slow_stub->Events(&ctx, request);
+
+  // Far more events than the subscriber's buffer and the transport's windows hold, while
+  // the stalled client reads nothing. SIGWINCH is ignored by the workload.
+  constexpr int kThreads = 3;
+  constexpr int kKillsPerThread = 3000;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  const auto begin = std::chrono::steady_clock::now();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kKillsPerThread; ++i) {
+        grpc::ClientContext kctx;
+        v1::KillRequest kill;
+        kill.set_ref(sleeper.id());
+        kill.set_signal(SIGWINCH);
+        v1::KillResponse response;
+        if (!containers_->Kill(&kctx, kill, &response).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  EXPECT_EQ(failures.load(), 0);
+  std::cout << "[ figures  ] " << kThreads * kKillsPerThread << " events in " << seconds
+            << " s while one client stalled" << std::endl;
+
+  std::vector<v1::Event> received;
+  v1::Event event;
+  while (stalled->Read(&event)) received.push_back(event);
+  grpc::Status status = stalled->Finish();
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  const std::string hint = "resume with since_seq=";
+  const size_t at = status.error_message().find(hint);
+  ASSERT_NE(at, std::string::npos) << status.error_message();
+  const int64_t resume = std::stoll(status.error_message().substr(at + hint.size()));
+  ExpectContiguous(received, start + 1);
+  EXPECT_EQ(resume, received.empty() ? start : received.back().seq());
+  std::cout << "[ figures  ] the stalled client got " << received.size()
+            << " events, then: " << status.error_message() << std::endl;
+
+  std::vector<v1::Event> rest = Replay(resume);
+  ExpectContiguous(rest, resume + 1);
+  EXPECT_EQ(received.size() + rest.size(), static_cast<size_t>(kThreads * kKillsPerThread));
+  Remove(sleeper.id());
 }
 
 }  // namespace
