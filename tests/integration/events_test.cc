@@ -369,5 +369,28 @@ TEST_F(EventsTest, ClientThatDoesNotReadIsCutOffAndResumesWithoutGaps) {
   Remove(sleeper.id());
 }
 
+TEST_F(EventsTest, DaemonStopsPromptlyWithStreamsOpen) {
+  v1::Container c = Run(Spec({"true"}));
+  WaitFor(c.id());
+  Remove(c.id());
+  v1::EventsRequest live_only;
+  v1::EventsRequest from_start;
+  from_start.set_since_seq(0);
+  LiveEvents waiting(system_.get(), live_only);
+  LiveEvents replayed(system_.get(), from_start);
+  std::vector<v1::Event> seen = replayed.WaitUntil(
+      [](const std::vector<v1::Event>& e) { return Count(e, v1::EVENT_TYPE_REMOVED) > 0; });
+  ASSERT_EQ(Count(seen, v1::EVENT_TYPE_REMOVED), 1u);
+
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_EQ(StopDaemon(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(5));
+  waiting.WaitUntil([](const std::vector<v1::Event>&) { return false; });
+  replayed.WaitUntil([](const std::vector<v1::Event>&) { return false; });
+  EXPECT_TRUE(waiting.ended());
+  EXPECT_TRUE(replayed.ended());
+  StartDaemon();
+}
+
 }  // namespace
 }  // namespace quilt::testing
