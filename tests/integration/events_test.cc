@@ -1,5 +1,7 @@
 // Lifecycle events end to end: order, filters, resuming by seq, and exactly-once delivery
 // across a kill -9 of the daemon while containers exit.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -271,7 +273,20 @@ TEST_F(EventsTest, ExitsWhileTheDaemonIsDownAreRecordedExactlyOnce) {
     last_seen = seen.back().seq();
     KillDaemon();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // Down until one more container has ended (its monitor writes exit.json without quiltd),
+  // so at least one exit happens while nobody records it.
+  const auto exit_files = [&] {
+    size_t n = 0;
+    for (const std::string& id : ids) {
+      n += access((state_dir_ + "/containers/" + id + "/exit.json").c_str(), F_OK) == 0;
+    }
+    return n;
+  };
+  const size_t ended_at_kill = exit_files();
+  ASSERT_LT(ended_at_kill, ids.size()) << "the last container sleeps for 2.3 s";
+  for (int i = 0; i < 200 && exit_files() == ended_at_kill; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   const int64_t restarted_at = absl::ToUnixSeconds(absl::Now());
   StartDaemon();
 
