@@ -120,6 +120,12 @@ absl::StatusOr<quilt::v1::RemoveImageResponse> Client::RemoveImage(
   return Call(*this, images_.get(), &quilt::v1::Images::Stub::RemoveImage, request, kDiskDeadline);
 }
 
+absl::StatusOr<quilt::v1::PruneImagesResponse> Client::PruneImages(
+    const quilt::v1::PruneImagesRequest& request) {
+  // Each removal deletes a tree; many images take a while.
+  return Call(*this, images_.get(), &quilt::v1::Images::Stub::PruneImages, request, std::nullopt);
+}
+
 absl::StatusOr<quilt::v1::VersionResponse> Client::Version() {
   return Call(*this, system_.get(), &quilt::v1::System::Stub::Version, quilt::v1::VersionRequest(),
               kShortDeadline);

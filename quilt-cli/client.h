@@ -44,6 +44,8 @@ class Client {
   absl::StatusOr<quilt::v1::ListImagesResponse> ListImages();
   absl::StatusOr<quilt::v1::RemoveImageResponse> RemoveImage(
       const quilt::v1::RemoveImageRequest& request);
+  absl::StatusOr<quilt::v1::PruneImagesResponse> PruneImages(
+      const quilt::v1::PruneImagesRequest& request);
   absl::StatusOr<quilt::v1::VersionResponse> Version();
 
   // Opens a Logs stream on `context` (which must outlive the reader).

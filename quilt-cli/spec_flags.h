@@ -33,6 +33,7 @@ struct SpecFlags {
   std::vector<std::string> cap_drop;
   std::string seccomp;
   // The positional words (all words after "--"): the workload's argv, verbatim.
+  std::string entrypoint;
   std::vector<std::string> command;
 };
 

@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -25,6 +28,9 @@ namespace quilt {
 namespace {
 
 constexpr size_t kReadChunkBytes = size_t{1} << 20;
+// Whiteout names of the OCI image spec (layer.md, "Whiteouts").
+constexpr absl::string_view kWhiteoutPrefix = ".wh.";
+constexpr absl::string_view kOpaqueWhiteout = ".wh..wh..opq";
 
 struct ArchiveReadFree {
   void operator()(struct archive* a) const { archive_read_free(a); }
@@ -270,9 +276,55 @@ void Relocate(struct archive_entry* entry, const std::string& dest_dir) {
   }
 }
 
+// Opens the directory `rel` below `dest_dir`, creating missing components, without following
+// any symlink: a layer could otherwise plant a link and whiteout through it.
+absl::StatusOr<UniqueFd> OpenDirBelow(const std::string& dest_dir, absl::string_view rel,
+                                      absl::string_view name) {
+  UniqueFd dir(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return ErrnoStatus(absl::StrCat("open ", dest_dir));
+  for (absl::string_view part : absl::StrSplit(rel, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    const std::string component(part);
+    if (::mkdirat(dir.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus(absl::StrCat("entry \"", name, "\": create directory"));
+    }
+    UniqueFd next(
+        ::openat(dir.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next && (errno == ELOOP || errno == ENOTDIR)) {
+      return EntryError(name, "whiteout below a symlink or a file");
+    }
+    if (!next) return ErrnoStatus(absl::StrCat("entry \"", name, "\": open directory"));
+    dir = std::move(next);
+  }
+  return dir;
+}
+
+// Writes the overlayfs form of a whiteout entry; false when `name` is not one.
+absl::StatusOr<bool> ApplyWhiteout(const std::string& dest_dir, absl::string_view name) {
+  const size_t slash = name.rfind('/');
+  const absl::string_view parent = slash == absl::string_view::npos ? "" : name.substr(0, slash);
+  const absl::string_view base = name.substr(slash == absl::string_view::npos ? 0 : slash + 1);
+  if (!absl::StartsWith(base, kWhiteoutPrefix)) return false;
+  QUILT_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBelow(dest_dir, parent, name));
+  if (base == kOpaqueWhiteout) {
+    if (::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
+      return ErrnoStatus(absl::StrCat("entry \"", name, "\": mark directory opaque"));
+    }
+    return true;
+  }
+  const std::string hidden(base.substr(kWhiteoutPrefix.size()));
+  if (hidden.empty() || hidden == "." || hidden == "..") return EntryError(name, "bad whiteout");
+  if (::mknodat(dir.get(), hidden.c_str(), S_IFCHR, makedev(0, 0)) != 0) {
+    if (errno == EEXIST) return EntryError(name, "whiteout of a file the same layer holds");
+    return ErrnoStatus(absl::StrCat("entry \"", name, "\": create whiteout"));
+  }
+  return true;
+}
+
 absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
                             const HashingSource& source, const std::string& dest_dir,
-                            const ExtractLimits& limits, ExtractResult& result) {
+                            const ExtractLimits& limits, EntryFormat format,
+                            ExtractResult& result) {
   while (true) {
     struct archive_entry* entry = nullptr;
     const int r = archive_read_next_header(reader, &entry);
@@ -285,6 +337,11 @@ absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
                         absl::StrCat("archive has more than ", limits.max_entries, " entries"));
     }
     QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir, limits));
+    if (format == EntryFormat::kOciLayer) {
+      // The whiteout's own (empty) data is skipped by the next archive_read_next_header.
+      QUILT_ASSIGN_OR_RETURN(const bool whiteout, ApplyWhiteout(dest_dir, name));
+      if (whiteout) continue;
+    }
     if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
       result.size_bytes += archive_entry_size(entry);
     }
@@ -315,7 +372,7 @@ absl::StatusOr<UniqueFd> OpenArchiveFile(const std::string& path) {
 
 absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
                                              const std::string& dest_dir,
-                                             const ExtractLimits& limits) {
+                                             const ExtractLimits& limits, EntryFormat format) {
   QUILT_ASSIGN_OR_RETURN(UniqueFd fd, OpenArchiveFile(archive_path));
   HashingSource source(std::move(fd));
   QUILT_RETURN_IF_ERROR(source.Init());
@@ -327,7 +384,7 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
   }
   ExtractResult result;
   QUILT_RETURN_IF_ERROR(
-      ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, result));
+      ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, format, result));
   // Directory permissions and times are applied at close (deferred so that read-only
   // directories can still be filled).
   if (WriteFailed(writer.get(), archive_write_close(writer.get()))) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -72,6 +73,32 @@ std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedU
   return OverrideEnv({absl::StrCat("PATH=", kDefaultPath),
                       absl::StrCat("HOSTNAME=", spec.hostname()), absl::StrCat("HOME=", user.home)},
                      {spec.env().begin(), spec.env().end()});
+}
+
+// Fills what the spec leaves empty from the image's config, as docker does: the argv is the
+// entrypoint (the spec's, else the image's) followed by the spec's command, or by the
+// image's Cmd when the spec gives neither; the image's Env comes before the spec's.
+absl::Status ApplyImageConfig(const ImageConfig& image, v1::ContainerSpec& spec) {
+  std::vector<std::string> argv(spec.entrypoint().begin(), spec.entrypoint().end());
+  if (argv.empty()) argv = image.entrypoint;
+  if (!spec.command().empty()) {
+    argv.insert(argv.end(), spec.command().begin(), spec.command().end());
+  } else if (spec.entrypoint().empty()) {
+    argv.insert(argv.end(), image.cmd.begin(), image.cmd.end());
+  }
+  if (argv.empty()) {
+    return absl::InvalidArgumentError(
+        "spec.command: required: the image has no Entrypoint or Cmd to run");
+  }
+  spec.clear_entrypoint();
+  spec.mutable_command()->Assign(argv.begin(), argv.end());
+  const std::vector<std::string> env =
+      OverrideEnv(image.env, {spec.env().begin(), spec.env().end()});
+  spec.mutable_env()->Assign(env.begin(), env.end());
+  if (spec.working_dir().empty()) spec.set_working_dir(image.working_dir);
+  if (spec.working_dir().empty()) spec.set_working_dir("/");
+  if (spec.user().empty()) spec.set_user(image.user);
+  return absl::OkStatus();
 }
 
 // The cgroup layer's pids limit for the spec's: 0 is the default, -1 no limit (its 0).
@@ -144,7 +171,6 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   ContainerRecord record;
   record.id = NewContainerId();
   if (spec.hostname().empty()) spec.set_hostname(Short(record.id));
-  if (spec.working_dir().empty()) spec.set_working_dir("/");
   if (spec.network() == v1::NETWORK_MODE_UNSPECIFIED) spec.set_network(v1::NETWORK_MODE_NONE);
   for (int i = 0; i < spec.mounts_size(); ++i) {
     struct stat st;
@@ -153,8 +179,11 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
                                               spec.mounts(i).source(), ": ", strerror(errno)));
     }
   }
+  QUILT_RETURN_IF_ERROR(ApplyImageConfig(image.config, spec));
   // Resolve the user now so that a bad one fails Create, not a later Start.
-  QUILT_RETURN_IF_ERROR(ResolveUser(images_->RootfsDir(image.digest), spec.user()).status());
+  QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> lower_dirs,
+                         images_->LowerDirs(image.digest));
+  QUILT_RETURN_IF_ERROR(ResolveUser(lower_dirs, spec.user()).status());
 
   const Bundle bundle(ContainersDir(), record.id);
   auto remove_bundle = absl::MakeCleanup([&] { (void)RemoveTree(bundle.dir); });
@@ -179,13 +208,17 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
 absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord& record,
                                                           const v1::ContainerSpec& spec,
                                                           const CgroupPlacement& placement) const {
-  const std::string image_rootfs = images_->RootfsDir(record.image_digest);
-  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(image_rootfs, spec.user()));
+  absl::StatusOr<std::vector<std::string>> lower_dirs = images_->LowerDirs(record.image_digest);
+  if (!lower_dirs.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "image ", record.image_digest, " was removed: ", lower_dirs.status().message()));
+  }
+  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(*lower_dirs, spec.user()));
   const Bundle bundle(ContainersDir(), record.id);
   MonitorConfig config;
   config.container_id = record.id;
   config.bundle_dir = bundle.dir;
-  config.lower_dirs = {image_rootfs};
+  config.lower_dirs = *std::move(lower_dirs);
   config.upper_dir = bundle.upper();
   config.work_dir = bundle.work();
   config.rootfs_dir = bundle.rootfs();
@@ -477,8 +510,9 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
   config.env = OverrideEnv(std::move(config.env), options.env);
   if (!options.working_dir.empty()) config.working_dir = options.working_dir;
   if (!options.user.empty()) {
-    QUILT_ASSIGN_OR_RETURN(ResolvedUser user,
-                           ResolveUser(images_->RootfsDir(record.image_digest), options.user));
+    QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> lower_dirs,
+                           images_->LowerDirs(record.image_digest));
+    QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(lower_dirs, options.user));
     config.uid = user.uid;
     config.gid = user.gid;
     config.additional_gids = user.additional_gids;
@@ -533,9 +567,9 @@ bool Runtime::LogComplete(const std::string& id) const {
   return !record.ok() || Finished(record->state);
 }
 
-absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path,
-                                                  const std::string& name) {
-  return images_->Import(path, name);
+absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path, const std::string& name,
+                                                  const std::string& tag) {
+  return images_->Import(path, name, tag);
 }
 
 std::vector<ImageRecord> Runtime::ListImages() const { return images_->List(); }
@@ -554,6 +588,19 @@ absl::StatusOr<std::string> Runtime::RemoveImage(const std::string& ref, bool fo
   }
   QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));
   return image.digest;
+}
+
+absl::StatusOr<std::vector<ImageRecord>> Runtime::PruneImages(bool all) {
+  QUILT_ASSIGN_OR_RETURN(std::vector<ContainerRecord> containers, store_->List());
+  absl::flat_hash_set<std::string> used;
+  for (const ContainerRecord& c : containers) used.insert(c.image_digest);
+  std::vector<ImageRecord> removed;
+  for (const ImageRecord& image : images_->List()) {
+    if (used.contains(image.digest) || (!all && !image.names.empty())) continue;
+    QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));
+    removed.push_back(image);
+  }
+  return removed;
 }
 
 }  // namespace quilt

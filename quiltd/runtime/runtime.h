@@ -101,10 +101,15 @@ class Runtime {
   bool LogComplete(const std::string& id) const;
   LogWatcher& log_watcher() { return *log_watcher_; }
 
-  absl::StatusOr<ImportResult> ImportImage(const std::string& path, const std::string& name);
+  // Imports an image (see ImageStore::Import).
+  absl::StatusOr<ImportResult> ImportImage(const std::string& path, const std::string& name,
+                                           const std::string& tag);
   std::vector<ImageRecord> ListImages() const;
   // Returns the removed digest. FAILED_PRECONDITION while a container uses it, unless `force`.
   absl::StatusOr<std::string> RemoveImage(const std::string& ref, bool force);
+  // Removes the images no container uses: unnamed ones, or with `all` every one. Returns
+  // the removed images.
+  absl::StatusOr<std::vector<ImageRecord>> PruneImages(bool all);
 
   std::string CgroupModeName() const { return cgroups_->ModeName(); }
 

@@ -123,7 +123,13 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   if (!spec.image().empty() && spec.image()[0] == '/') {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("spec.image", spec.image()));
   }
-  QUILT_RETURN_IF_ERROR(ValidateCommand("spec.command", spec.command()));
+  // Either may be empty: the image's config fills them (the runtime refuses an empty argv).
+  if (!spec.command().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateCommand("spec.command", spec.command()));
+  }
+  if (!spec.entrypoint().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateCommand("spec.entrypoint", spec.entrypoint()));
+  }
   QUILT_RETURN_IF_ERROR(ValidateEnv("spec.env", spec.env()));
   if (!spec.working_dir().empty()) {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("spec.working_dir", spec.working_dir()));
@@ -159,6 +165,7 @@ absl::Status ValidateSignal(int signal) {
 absl::Status ValidateImportRequest(const v1::ImportRequest& request) {
   QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("path", request.path()));
   if (!request.name().empty()) QUILT_RETURN_IF_ERROR(ValidateName("name", request.name()));
+  if (!request.tag().empty()) QUILT_RETURN_IF_ERROR(ValidateText("tag", request.tag(), 256));
   return absl::OkStatus();
 }
 

@@ -45,7 +45,7 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
   const std::vector<BadCase> cases = {
       {"spec.name", [](auto& s) { s.set_name("../etc"); }},
       {"spec.name", [&](auto& s) { s.set_name(huge); }},
-      {"spec.command", [](auto& s) { s.clear_command(); }},
+      {"spec.entrypoint[0]", [](auto& s) { s.add_entrypoint(""); }},
       {"spec.command[0]", [](auto& s) { s.set_command(0, ""); }},
       {"spec.command[1]", [&](auto& s) { s.set_command(1, with_nul); }},
       {"spec.command[1]", [&](auto& s) { s.set_command(1, huge); }},
