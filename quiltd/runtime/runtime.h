@@ -135,6 +135,8 @@ class Runtime {
   void OnMonitorExit(const std::string& id);
   void Recover();
   void RecoverContainer(ContainerRecord record);
+  // Fails a CREATED container whose monitor may have been spawned but was never recorded.
+  void FailInterruptedStart(ContainerRecord record);
   void RemoveOrphans();
   // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
   absl::Status Claim(const std::string& id);

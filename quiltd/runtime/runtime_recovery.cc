@@ -1,5 +1,8 @@
 // Start-up reconciliation: make the store agree with what survived a crash of quiltd.
 #include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -26,13 +29,24 @@ void Runtime::Recover() {
 // A container whose monitor was spawned is adopted if the monitor still runs (same pid and
 // start time), and finished from its exit file otherwise. One never started needs nothing.
 void Runtime::RecoverContainer(ContainerRecord record) {
+  const Bundle bundle(ContainersDir(), record.id);
+  if (::access(bundle.dir.c_str(), F_OK) != 0 && errno == ENOENT) {
+    // Create makes the bundle before the row and Remove deletes it before the row, so this
+    // is a Remove that a crash interrupted: finish it.
+    QUILT_LOG(INFO) << "finishing the removal of container " << record.id;
+    if (absl::Status s = cgroups_->RemoveContainer(record.id); !s.ok()) QUILT_LOG(WARNING) << s;
+    if (absl::Status s = store_->Delete(record.id); !s.ok()) QUILT_LOG(ERROR) << s;
+    return;
+  }
   const bool spawned = record.state == ContainerState::kRunning ||
                        (record.state == ContainerState::kCreated && record.monitor_pid != 0);
   if (!spawned) {
     if (record.state != ContainerState::kCreated) (void)cgroups_->RemoveContainer(record.id);
+    if (record.state == ContainerState::kCreated && ::access(bundle.config().c_str(), F_OK) == 0) {
+      FailInterruptedStart(std::move(record));
+    }
     return;
   }
-  const Bundle bundle(ContainersDir(), record.id);
   absl::StatusOr<UniqueFd> monitor =
       OpenPidfdIfSame(record.monitor_pid, record.monitor_start_ticks);
   if (!monitor.ok()) {
@@ -56,6 +70,18 @@ void Runtime::RecoverContainer(ContainerRecord record) {
     return;
   }
   QUILT_LOG(INFO) << "adopted running container " << record.id;
+}
+
+// Start writes config.json and then spawns the monitor before it records the monitor's
+// pid: a crash in between may have left a monitor nobody knows. Emptying the cgroup ends
+// its init, after which it records the exit and ends by itself (one that had not joined
+// the cgroup yet fails to); the container is failed rather than started twice.
+void Runtime::FailInterruptedStart(ContainerRecord record) {
+  QUILT_LOG(WARNING) << "container " << record.id << ": quiltd stopped while starting it";
+  if (absl::Status s = cgroups_->RemoveContainer(record.id); !s.ok()) QUILT_LOG(WARNING) << s;
+  record =
+      MarkFailed(std::move(record), "StartFailed", "quiltd stopped while starting the container");
+  if (absl::Status s = store_->Update(record); !s.ok()) QUILT_LOG(ERROR) << s;
 }
 
 // A bundle with no row is what a crash between steps left behind (Create writes the bundle

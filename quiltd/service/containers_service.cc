@@ -36,7 +36,13 @@ grpc::ServerUnaryReactor* ContainersService::Create(grpc::CallbackServerContext*
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
     QUILT_ASSIGN_OR_RETURN(ContainerRecord record, runtime_->CreateContainer(request->spec()));
     if (request->start()) {
-      QUILT_ASSIGN_OR_RETURN(record, runtime_->Start(record.id));
+      absl::StatusOr<ContainerRecord> started = runtime_->Start(record.id);
+      if (!started.ok()) {
+        // The caller learns only of the error, so it must not find a container either.
+        (void)runtime_->Remove(record.id, /*force=*/true);
+        return started.status();
+      }
+      record = *std::move(started);
     }
     *response->mutable_container() = ToProto(record);
     return absl::OkStatus();
