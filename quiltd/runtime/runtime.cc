@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -86,6 +87,15 @@ absl::StatusOr<v1::ContainerSpec> SpecOf(const ContainerRecord& record) {
     return absl::DataLossError(absl::StrCat("container ", Short(record.id), ": corrupt spec"));
   }
   return spec;
+}
+
+// A timerfd that becomes readable once, after `delay`; invalid if none could be made.
+UniqueFd OneShotTimer(absl::Duration delay) {
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  itimerspec when{};
+  when.it_value = absl::ToTimespec(delay);
+  if (timer.valid() && ::timerfd_settime(timer.get(), 0, &when, nullptr) != 0) timer.Reset();
+  return timer;
 }
 
 }  // namespace
@@ -367,6 +377,13 @@ void Runtime::OnMonitorExit(const std::string& id) {
   }
   if (absl::Status updated = store_->Update(record); !updated.ok()) {
     QUILT_LOG(ERROR) << "record exit of container " << id << ": " << updated;
+    // A row left RUNNING would never change again (its monitor is gone): on a full disk,
+    // try again in a second, and wake the waiters only once the store holds the end.
+    UniqueFd retry = OneShotTimer(absl::Seconds(1));
+    if (absl::IsResourceExhausted(updated) && retry.valid() &&
+        exit_watcher_->Watch(std::move(retry), [this, id] { OnMonitorExit(id); }).ok()) {
+      return;
+    }
   }
   std::vector<RecordCallback> waiters;
   {
