@@ -10,6 +10,7 @@
 #include "quiltd/service/proto_conversion.h"
 #include "quiltd/service/request_validation.h"
 #include "quiltd/service/unary.h"
+#include "quiltd/service/wait_reactor.h"
 
 namespace quilt {
 namespace {
@@ -102,12 +103,7 @@ grpc::ServerUnaryReactor* ContainersService::Wait(grpc::CallbackServerContext* c
   if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
     return FinishNow(context, valid);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  runtime_->Wait(request->ref(), [reactor, response](absl::StatusOr<ContainerRecord> record) {
-    if (record.ok()) *response->mutable_container() = ToProto(*record);
-    reactor->Finish(ToGrpcStatus(record.status()));
-  });
-  return reactor;
+  return new WaitReactor(runtime_, request->ref(), response);
 }
 
 grpc::ServerUnaryReactor* ContainersService::Stop(grpc::CallbackServerContext* context,

@@ -392,6 +392,39 @@ TEST_F(ReliabilityTest, FullDiskFailsRequestsCleanlyAndRecovers) {
   EXPECT_THAT(ListAll(), ::testing::SizeIs(4));
 }
 
+// Waits abandoned by their clients (deadline passed) on a container that never ends: quiltd
+// still stops at once on SIGTERM (gRPC's shutdown waits for every open call).
+TEST_F(ReliabilityTest, AbandonedWaitsDoNotHoldTheDaemon) {
+  const v1::Container c = Run(Spec({"sleep", "1000"}));
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(20));
+    v1::WaitRequest request;
+    request.set_ref(c.id());
+    v1::WaitResponse response;
+    EXPECT_EQ(containers_->Wait(&ctx, request, &response).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  const pid_t daemon = daemon_pid_;
+  std::atomic<bool> stopped{false};
+  std::thread watchdog([&] {
+    if (!Eventually([&] { return stopped.load(); }, std::chrono::seconds(10))) {
+      kill(daemon, SIGKILL);
+    }
+  });
+  const auto start = Clock::now();
+  const int status = StopDaemon();
+  stopped = true;
+  watchdog.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EXPECT_EQ(status, 0) << "quiltd did not stop within 10 s";
+  EXPECT_LT(seconds, 5);
+  StartDaemon();
+  v1::Container adopted;
+  ASSERT_TRUE(Get(c.id(), &adopted).ok());
+  EXPECT_EQ(adopted.state(), v1::CONTAINER_STATE_RUNNING);
+}
+
 // Starts follow_flood holding `streams` Logs --follow streams on `ref`; returns its pid
 // once every stream delivered its first message.
 pid_t StartFollowFlood(const std::string& socket, const std::string& ref, int streams) {
