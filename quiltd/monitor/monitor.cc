@@ -330,7 +330,9 @@ void Monitor::EventLoop() {
       Diag(std::string("poll: ") + strerror(errno));
       return;
     }
-    for (int i = 0; i < kPipeCount; ++i) {
+    // Setup pipes first: setup commands end before the workload starts, so when both have
+    // output waiting, the setup's was written first (under load one poll sees both).
+    for (int i : {kSetupStdout, kSetupStderr, kStdout, kStderr}) {
       if (fds[i].revents != 0) HandlePipe(pipes_[i]);
     }
     // Control before the pidfd: the init sends its last message before exiting.
