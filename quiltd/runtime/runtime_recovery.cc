@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fs.h"
@@ -15,6 +16,29 @@
 #include "quiltd/runtime/runtime.h"
 
 namespace quilt {
+namespace {
+
+// The pid of a live `quilt-monitor <bundle_dir>` (its argv, as MonitorLauncher spawns it),
+// or 0.
+pid_t FindMonitorOf(const std::string& bundle_dir) {
+  const std::string cmdline = std::string("quilt-monitor") + '\0' + bundle_dir + '\0';
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return 0;
+  pid_t found = 0;
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    absl::StatusOr<std::string> text = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+    if (text.ok() && *text == cmdline) {
+      found = pid;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return found;
+}
+
+}  // namespace
 
 void Runtime::Recover() {
   absl::StatusOr<std::vector<ContainerRecord>> records = store_->List();
@@ -38,13 +62,15 @@ void Runtime::RecoverContainer(ContainerRecord record) {
     if (absl::Status s = store_->Delete(record.id); !s.ok()) QUILT_LOG(ERROR) << s;
     return;
   }
+  if (record.state == ContainerState::kCreated && record.monitor_pid == 0 &&
+      ::access(bundle.config().c_str(), F_OK) == 0) {
+    RecoverInterruptedStart(std::move(record));
+    return;
+  }
   const bool spawned = record.state == ContainerState::kRunning ||
                        (record.state == ContainerState::kCreated && record.monitor_pid != 0);
   if (!spawned) {
     if (record.state != ContainerState::kCreated) (void)cgroups_->RemoveContainer(record.id);
-    if (record.state == ContainerState::kCreated && ::access(bundle.config().c_str(), F_OK) == 0) {
-      FailInterruptedStart(std::move(record));
-    }
     return;
   }
   absl::StatusOr<UniqueFd> monitor =
@@ -72,16 +98,27 @@ void Runtime::RecoverContainer(ContainerRecord record) {
   QUILT_LOG(INFO) << "adopted running container " << record.id;
 }
 
-// Start writes config.json and then spawns the monitor before it records the monitor's
-// pid: a crash in between may have left a monitor nobody knows. Emptying the cgroup ends
-// its init, after which it records the exit and ends by itself (one that had not joined
-// the cgroup yet fails to); the container is failed rather than started twice.
-void Runtime::FailInterruptedStart(ContainerRecord record) {
-  QUILT_LOG(WARNING) << "container " << record.id << ": quiltd stopped while starting it";
+// Start writes config.json, spawns the monitor and only then records the monitor's pid: a
+// crash in between leaves a monitor nobody knows. It is found by its command line and
+// adopted; one that already ended left its exit file; with neither, the monitor never ran
+// and the container is CREATED again, as the store says.
+void Runtime::RecoverInterruptedStart(ContainerRecord record) {
+  const Bundle bundle(ContainersDir(), record.id);
+  if (const pid_t pid = FindMonitorOf(bundle.dir); pid > 0) {
+    QUILT_LOG(INFO) << "container " << record.id << ": found the monitor of an interrupted start";
+    record.monitor_pid = pid;
+    record.monitor_start_ticks = ProcessStartTicks(pid).value_or(0);
+    if (absl::Status s = store_->Update(record); !s.ok()) QUILT_LOG(ERROR) << s;
+    RecoverContainer(std::move(record));
+    return;
+  }
+  if (::access(bundle.exit().c_str(), F_OK) == 0) {
+    OnMonitorExit(record.id);
+    return;
+  }
+  // Start made the cgroup before spawning; a later Start creates it afresh.
   if (absl::Status s = cgroups_->RemoveContainer(record.id); !s.ok()) QUILT_LOG(WARNING) << s;
-  record =
-      MarkFailed(std::move(record), "StartFailed", "quiltd stopped while starting the container");
-  if (absl::Status s = store_->Update(record); !s.ok()) QUILT_LOG(ERROR) << s;
+  ::unlink(bundle.config().c_str());
 }
 
 // A bundle with no row is what a crash between steps left behind (Create writes the bundle

@@ -238,6 +238,7 @@ TEST_F(ReliabilityTest, KilledDaemonLosesNoContainerExitOrLine) {
     const v1::Container done = WaitFor(it->second.id());
     if (!want.acknowledged && done.state() == v1::CONTAINER_STATE_FAILED) {
       EXPECT_FALSE(done.reason().empty()) << name;
+      std::cout << name << " failed: " << done.reason() << ": " << done.message() << "\n";
       ++failed;
       continue;
     }
