@@ -393,6 +393,22 @@ TEST_F(ReliabilityTest, FullDiskFailsRequestsCleanlyAndRecovers) {
   EXPECT_THAT(ListAll(), ::testing::SizeIs(4));
 }
 
+// A Create with start whose start fails with an error (here: the monitor binary vanished)
+// leaves nothing: the client that got the error finds no container, no cgroup, no bundle.
+TEST_F(ReliabilityTest, CreateWhoseStartErrsLeavesNothing) {
+  const std::string monitor = dir_ + "/quilt-monitor";
+  ASSERT_EQ(RunCommand({"/bin/cp", QUILT_MONITOR_PATH, monitor}).exit_code, 0);
+  ASSERT_EQ(StopDaemon(), 0);
+  StartDaemon({"--monitor-path", monitor});
+  ASSERT_EQ(unlink(monitor.c_str()), 0);
+  grpc::Status status = Create(containers_.get(), Spec({"true"}), true, nullptr);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("spawn monitor"));
+  EXPECT_THAT(ListAll(), ::testing::IsEmpty());
+  EXPECT_THAT(BundleDirs(), ::testing::IsEmpty());
+  EXPECT_THAT(ContainerCgroups(), ::testing::IsEmpty());
+}
+
 // Waits abandoned by their clients (deadline passed) on a container that never ends: quiltd
 // still stops at once on SIGTERM (gRPC's shutdown waits for every open call).
 TEST_F(ReliabilityTest, AbandonedWaitsDoNotHoldTheDaemon) {
