@@ -3,7 +3,6 @@
 // figures. QUILT_CHURN_COUNT sets the churn size (default 5,000, the issue's).
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,13 +13,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <random>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -326,20 +325,24 @@ TEST_F(ReliabilityTest, ChurnLeaksNothing) {
 }
 
 // (4) A full state dir: requests fail with RESOURCE_EXHAUSTED, running containers keep
-// running (their output while full is dropped and marked), an exit during the outage is
-// recorded once space returns, and then everything works.
+// running (their output while full is dropped and marked), an exit and a monitor loss
+// during the outage are recorded once space returns, and then everything works. The tmpfs
+// is mounted in a mount namespace of quiltd's own: tests running beside this one compare
+// the host's mount table, and the mount goes away with quiltd even if this test dies.
 TEST_F(ReliabilityTest, FullDiskFailsRequestsCleanlyAndRecovers) {
   ASSERT_EQ(StopDaemon(), 0);
-  ASSERT_EQ(mount("tmpfs", state_dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=48m"), 0);
-  const std::string filler = state_dir_ + "/filler";
-  auto unmount = absl::MakeCleanup([&] {
-    if (containers_ != nullptr) {
-      for (const v1::Container& c : ListAll()) Remove(containers_.get(), c.id());
-    }
-    StopDaemon();
-    umount2(state_dir_.c_str(), MNT_DETACH);
-  });
+  daemon_wrapper_ = {"/usr/bin/unshare",
+                     "--mount",
+                     "--propagation",
+                     "private",
+                     "/bin/sh",
+                     "-c",
+                     "mount -t tmpfs -o size=48m tmpfs \"$0\" && exec \"$@\"",
+                     state_dir_};
   StartDaemon();
+  // The state dir as quiltd sees it.
+  const std::string state = absl::StrCat("/proc/", daemon_pid_, "/root", state_dir_);
+  const std::string filler = state + "/filler";
   // About 10 KB/s, so that its writes meet the full disk within the outage (a 4 KiB page of
   // slack at the end of its log file would otherwise absorb them).
   const v1::Container survivor =
@@ -352,7 +355,7 @@ TEST_F(ReliabilityTest, FullDiskFailsRequestsCleanlyAndRecovers) {
 
   {
     UniqueFd fill(open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-    ASSERT_TRUE(fill.valid());
+    ASSERT_TRUE(fill.valid()) << filler << ": " << strerror(errno);
     std::vector<char> chunk(1 << 20, 'x');
     for (size_t size : {chunk.size(), size_t{4096}}) {
       while (write(fill.get(), chunk.data(), size) > 0) {
@@ -387,8 +390,11 @@ TEST_F(ReliabilityTest, FullDiskFailsRequestsCleanlyAndRecovers) {
   EXPECT_TRUE(WaitForLog(survivor.id(), "dropped"));
   ASSERT_TRUE(Get(survivor.id(), &now).ok());
   EXPECT_EQ(now.state(), v1::CONTAINER_STATE_RUNNING);
-  // The store survived: a restarted daemon reads every container back.
+  // The store survived: a daemon restarted in the same mount namespace (the survivor's
+  // monitor holds it) reads every container back.
+  const pid_t monitor = ParentOf(survivor.pid());
   ASSERT_EQ(StopDaemon(), 0);
+  daemon_wrapper_ = {"/usr/bin/nsenter", "-t", std::to_string(monitor), "-m", "--"};
   StartDaemon();
   EXPECT_THAT(ListAll(), ::testing::SizeIs(4));
 }
