@@ -257,7 +257,7 @@ TEST_F(ReliabilityTest, KilledDaemonLosesNoContainerExitOrLine) {
 }
 
 // (2) A monitor killed with SIGKILL: the container ends as FAILED/MonitorLost at once, and
-// its init, cgroup and every process of it are gone.
+// its init, cgroup and every process of it are gone; also when quiltd is down at the time.
 TEST_F(ReliabilityTest, KilledMonitorIsReportedLostAndCleanedUp) {
   const v1::Container c = Run(Spec({"sh", "-c", "sleep 1000 & sleep 1000"}));
   ASSERT_GT(c.pid(), 0);
@@ -271,6 +271,23 @@ TEST_F(ReliabilityTest, KilledMonitorIsReportedLostAndCleanedUp) {
   EXPECT_TRUE(Eventually([&] { return LeftoverProcesses().empty(); }));
   EXPECT_THAT(ContainerCgroups(), ::testing::IsEmpty());
   EXPECT_TRUE(Remove(containers_.get(), c.id()).ok());
+
+  // The same while quiltd is down: the restarted daemon finds the monitor gone.
+  const v1::Container orphaned = Run(Spec({"sleep", "1000"}));
+  ASSERT_GT(orphaned.pid(), 0);
+  KillDaemon();
+  ASSERT_EQ(kill(ParentOf(orphaned.pid()), SIGKILL), 0);
+  // The init is reparented to this test process (a subreaper) while no daemon runs.
+  ASSERT_TRUE(Eventually([&] {
+    ReapExitedChildren(-1);
+    return !ProcessExists(orphaned.pid());
+  }));
+  StartDaemon();
+  v1::Container recovered;
+  ASSERT_TRUE(Get(orphaned.id(), &recovered).ok());
+  EXPECT_EQ(recovered.state(), v1::CONTAINER_STATE_FAILED);
+  EXPECT_EQ(recovered.reason(), "MonitorLost");
+  EXPECT_THAT(ContainerCgroups(), ::testing::IsEmpty());
 }
 
 // (3) Churn: create/start/wait/remove with 8 clients leaks no mount, cgroup, fd, bundle,
