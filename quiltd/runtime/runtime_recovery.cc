@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -36,6 +37,21 @@ pid_t FindMonitorOf(const std::string& bundle_dir) {
   }
   ::closedir(proc);
   return found;
+}
+
+// Kills a monitor still running in an orphaned bundle and waits for it: it would otherwise
+// go on writing the log and exit.json into the bundle while it is being removed (its init
+// dies with it, by PDEATHSIG).
+void StopMonitorOf(const std::string& bundle_dir) {
+  const pid_t pid = FindMonitorOf(bundle_dir);
+  if (pid <= 0) return;
+  const int64_t ticks = ProcessStartTicks(pid).value_or(0);
+  absl::StatusOr<UniqueFd> pidfd = OpenPidfdIfSame(pid, ticks);
+  if (!pidfd.ok()) return;
+  (void)SignalPidfd(pidfd->get(), SIGKILL);
+  if (!AwaitExitAndReap(pid, ticks, 5000)) {
+    QUILT_LOG(WARNING) << "monitor " << pid << " of " << bundle_dir << " survived SIGKILL";
+  }
 }
 
 }  // namespace
@@ -141,8 +157,10 @@ void Runtime::RemoveOrphans() {
   ::closedir(d);
   for (const std::string& id : orphans) {
     QUILT_LOG(INFO) << "removing leftovers of unknown container " << id;
+    const Bundle bundle(dir, id);
+    StopMonitorOf(bundle.dir);
     if (absl::Status s = cgroups_->RemoveContainer(id); !s.ok()) QUILT_LOG(WARNING) << s;
-    if (absl::Status s = RemoveTree(Bundle(dir, id).dir); !s.ok()) QUILT_LOG(WARNING) << s;
+    if (absl::Status s = RemoveTree(bundle.dir); !s.ok()) QUILT_LOG(WARNING) << s;
   }
 }
 
