@@ -1,10 +1,7 @@
 // Start-up recovery: what a crash can leave in the state dir is repaired before quiltd
 // serves. Each case is staged by hand while the daemon is down, as the crash would leave it.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <string>
 
 #include "absl/strings/str_cat.h"
