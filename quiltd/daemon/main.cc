@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <limits.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +150,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A container init whose monitor is killed is reparented here rather than to pid 1, which
+  // may never reap it (then it stays a zombie); the runtime reaps it (AwaitExitAndReap).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   absl::Status status = quilt::Serve(flags);
   if (!status.ok()) {

@@ -73,6 +73,8 @@ bool WriteFileAtomically(const std::string& path, const std::string& content, bo
   return rename(temp.c_str(), path.c_str()) == 0;
 }
 
+bool IsDiskFull(int err) { return err == ENOSPC || err == EDQUOT; }
+
 int ExitCodeOf(int status) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
@@ -261,10 +263,12 @@ void Monitor::HandlePipe(OutputPipe& pipe) {
     pipe.read.Reset();
     return;
   }
-  // A failing log write (full disk) must not stop the draining, or the workload blocks.
-  if (!log_->Append(pipe.stream, pipe.flags, buffer, static_cast<size_t>(n)) && !log_failed_) {
-    log_failed_ = true;
-    Diag("write log " + config_.log_path + ": " + strerror(errno));
+  // A failing log write (full disk) must not stop the draining, or the workload blocks:
+  // the writer drops the output and marks the gap once it can write again.
+  const bool written = log_->Append(pipe.stream, pipe.flags, buffer, static_cast<size_t>(n));
+  if (written == log_failed_) {
+    log_failed_ = !written;
+    Diag(written ? "log writes resumed" : "write log " + config_.log_path + ": " + strerror(errno));
   }
 }
 
@@ -326,7 +330,9 @@ void Monitor::EventLoop() {
       Diag(std::string("poll: ") + strerror(errno));
       return;
     }
-    for (int i = 0; i < kPipeCount; ++i) {
+    // Setup pipes first: setup commands end before the workload starts, so when both have
+    // output waiting, the setup's was written first (under load one poll sees both).
+    for (int i : {kSetupStdout, kSetupStderr, kStdout, kStderr}) {
       if (fds[i].revents != 0) HandlePipe(pipes_[i]);
     }
     // Control before the pidfd: the init sends its last message before exiting.
@@ -369,11 +375,21 @@ bool Monitor::WriteExit() {
     exit.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   }
   exit.finished_at_ns = NowNs();
-  if (!WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit), true)) {
-    Diag("write " + config_.exit_path + ": " + strerror(errno));
-    return false;
+  // exit.json is the only record of the end: on a full disk, wait for space rather than
+  // lose it (quiltd keeps reporting the container as running meanwhile). The drop marker
+  // goes first, since the log is complete once exit.json exists.
+  for (bool waiting = false;; waiting = true) {
+    const bool marked = !log_ || log_->FlushDropMarker() || !IsDiskFull(errno);
+    if (marked && WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit), true)) {
+      return true;
+    }
+    if (marked && !IsDiskFull(errno)) {
+      Diag("write " + config_.exit_path + ": " + strerror(errno));
+      return false;
+    }
+    if (!waiting) Diag("write " + config_.exit_path + ": disk full, retrying every second");
+    sleep(1);
   }
-  return true;
 }
 
 int Monitor::Run() {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -113,6 +114,15 @@ absl::StatusOr<v1::ContainerSpec> SpecOf(const ContainerRecord& record) {
     return absl::DataLossError(absl::StrCat("container ", Short(record.id), ": corrupt spec"));
   }
   return spec;
+}
+
+// A timerfd that becomes readable once, after `delay`; invalid if none could be made.
+UniqueFd OneShotTimer(absl::Duration delay) {
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  itimerspec when{};
+  when.it_value = absl::ToTimespec(delay);
+  if (timer.valid() && ::timerfd_settime(timer.get(), 0, &when, nullptr) != 0) timer.Reset();
+  return timer;
 }
 
 }  // namespace
@@ -290,10 +300,19 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
       LaunchedMonitor monitor,
       launcher_.Spawn(config, Bundle(ContainersDir(), record.id).monitor_log(), &start_pipe));
   std::move(remove_cgroup).Cancel();
+  // Until the store knows this monitor nothing could ever find it again, so a failure takes
+  // it down: emptying the cgroup ends the init (the monitor then exits by itself), SIGKILL
+  // covers a monitor that had not cloned yet.
+  auto abandon_monitor = absl::MakeCleanup([&] {
+    (void)cgroups_->RemoveContainer(record.id);
+    (void)SignalPidfd(monitor.pidfd.get(), SIGKILL);
+    ::waitpid(monitor.pid, nullptr, 0);
+  });
   // Recorded before waiting, so a restarted quiltd finds and adopts this monitor.
   record.monitor_pid = monitor.pid;
   record.monitor_start_ticks = monitor.start_ticks;
   QUILT_RETURN_IF_ERROR(store_->Update(record));
+  std::move(abandon_monitor).Cancel();
 
   const StartReport report = MonitorLauncher::AwaitReport(start_pipe);
   if (report.kind == StartReport::kRunning) {
@@ -326,7 +345,13 @@ absl::StatusOr<ContainerRecord> Runtime::FinishRunningStart(ContainerRecord reco
   record.started_at_ns = state.ok() ? state->started_at_ns : absl::GetCurrentTimeNanos();
   absl::StatusOr<UniqueFd> init_pidfd = OpenPidfd(record.init_pid);
   record.init_start_ticks = ProcessStartTicks(record.init_pid).value_or(0);
-  QUILT_RETURN_IF_ERROR(store_->Update(record));
+  if (absl::Status updated = store_->Update(record); !updated.ok()) {
+    // No client may be told that a container runs while the store says otherwise (a full
+    // disk): end it, and let its exit be recorded as usual.
+    if (init_pidfd.ok()) (void)SignalPidfd(init_pidfd->get(), SIGKILL);
+    (void)WatchMonitor(record.id, std::move(monitor.pidfd));
+    return updated;
+  }
   {
     absl::MutexLock lock(&mu_);
     if (init_pidfd.ok()) live_[record.id].init_pidfd = std::move(*init_pidfd);
@@ -374,12 +399,24 @@ void Runtime::OnMonitorExit(const std::string& id) {
       record.reason = exit->reason;
     }
   }
-  record.init_pid = 0;
+  const pid_t init_pid = std::exchange(record.init_pid, 0);
   if (absl::Status removed = cgroups_->RemoveContainer(id); !removed.ok()) {
     QUILT_LOG(WARNING) << "container " << id << ": " << removed;
   }
+  // A monitor that died without an exit file took its init down (PDEATHSIG), and the init
+  // was reparented to quiltd, a child subreaper: reap it, or it stays a zombie.
+  if (!exit.ok() && !AwaitExitAndReap(init_pid, record.init_start_ticks, 5000)) {
+    QUILT_LOG(WARNING) << "container " << id << ": init " << init_pid << " outlived its monitor";
+  }
   if (absl::Status updated = store_->Update(record); !updated.ok()) {
     QUILT_LOG(ERROR) << "record exit of container " << id << ": " << updated;
+    // A row left RUNNING would never change again (its monitor is gone): on a full disk,
+    // try again in a second, and wake the waiters only once the store holds the end.
+    UniqueFd retry = OneShotTimer(absl::Seconds(1));
+    if (absl::IsResourceExhausted(updated) && retry.valid() &&
+        exit_watcher_->Watch(std::move(retry), [this, id] { OnMonitorExit(id); }).ok()) {
+      return;
+    }
   }
   std::vector<RecordCallback> waiters;
   {

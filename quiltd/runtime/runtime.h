@@ -140,6 +140,9 @@ class Runtime {
   void OnMonitorExit(const std::string& id);
   void Recover();
   void RecoverContainer(ContainerRecord record);
+  // Adopts, finishes or resets a CREATED container whose monitor may have been spawned but
+  // was never recorded.
+  void RecoverInterruptedStart(ContainerRecord record);
   void RemoveOrphans();
   // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
   absl::Status Claim(const std::string& id);

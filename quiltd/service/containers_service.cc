@@ -10,6 +10,7 @@
 #include "quiltd/service/proto_conversion.h"
 #include "quiltd/service/request_validation.h"
 #include "quiltd/service/unary.h"
+#include "quiltd/service/wait_reactor.h"
 
 namespace quilt {
 namespace {
@@ -36,7 +37,13 @@ grpc::ServerUnaryReactor* ContainersService::Create(grpc::CallbackServerContext*
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
     QUILT_ASSIGN_OR_RETURN(ContainerRecord record, runtime_->CreateContainer(request->spec()));
     if (request->start()) {
-      QUILT_ASSIGN_OR_RETURN(record, runtime_->Start(record.id));
+      absl::StatusOr<ContainerRecord> started = runtime_->Start(record.id);
+      if (!started.ok()) {
+        // The caller learns only of the error, so it must not find a container either.
+        (void)runtime_->Remove(record.id, /*force=*/true);
+        return started.status();
+      }
+      record = *std::move(started);
     }
     *response->mutable_container() = ToProto(record);
     return absl::OkStatus();
@@ -96,12 +103,7 @@ grpc::ServerUnaryReactor* ContainersService::Wait(grpc::CallbackServerContext* c
   if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
     return FinishNow(context, valid);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  runtime_->Wait(request->ref(), [reactor, response](absl::StatusOr<ContainerRecord> record) {
-    if (record.ok()) *response->mutable_container() = ToProto(*record);
-    reactor->Finish(ToGrpcStatus(record.status()));
-  });
-  return reactor;
+  return new WaitReactor(runtime_, request->ref(), response);
 }
 
 grpc::ServerUnaryReactor* ContainersService::Stop(grpc::CallbackServerContext* context,

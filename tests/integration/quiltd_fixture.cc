@@ -160,6 +160,7 @@ void QuiltdTest::StartDaemon(const std::vector<std::string>& extra_args) {
                                    "--state-dir", state_dir_,        "--log-level",
                                    "warning",     "--cgroup-parent", cgroup_parent_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.insert(argv.begin(), daemon_wrapper_.begin(), daemon_wrapper_.end());
   const std::string log = dir_ + "/quiltd.log";
   // Built before fork: the test process has gRPC threads, so the child may not allocate.
   std::vector<char*> args;

@@ -67,6 +67,9 @@ class QuiltdTest : public ::testing::Test {
   // tests running side by side never see each other's cgroups.
   std::string cgroup_parent_;
   pid_t daemon_pid_ = -1;
+  // Put before quiltd's argv by StartDaemon, e.g. to run it in a mount namespace of its own
+  // (must exec quiltd, keeping the pid).
+  std::vector<std::string> daemon_wrapper_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Containers::Stub> containers_;
   std::unique_ptr<v1::Images::Stub> images_;
