@@ -24,7 +24,13 @@
 namespace quilt {
 namespace {
 
-constexpr size_t kReadChunkBytes = size_t{1} << 20;
+// Small enough that one chunk of a decompression bomb cannot inflate far past the limit
+// before the next read checks it (zstd inflates 64 KiB to 2 GiB at most, gzip to 64 MiB).
+constexpr size_t kReadChunkBytes = size_t{64} << 10;
+// What the tar stream may hold beyond the entries' declared sizes: headers, pax records
+// and padding per entry, plus the end blocks and what a decompressor holds buffered.
+constexpr int64_t kInflateAllowancePerEntry = int64_t{64} << 10;
+constexpr int64_t kInflateSlack = int64_t{16} << 20;
 
 struct ArchiveReadFree {
   void operator()(struct archive* a) const { archive_read_free(a); }
@@ -52,9 +58,18 @@ class HashingSource {
     return absl::OkStatus();
   }
 
+  // Bounds the inflated stream by what the entries read so far declare (`progress`, kept
+  // up to date by the caller): libarchive skips the data of pax global headers and the
+  // like inside a single call, never showing them as entries.
+  void Watch(const ExtractLimits* limits, const ExtractResult* progress) {
+    limits_ = limits;
+    progress_ = progress;
+  }
+
   // libarchive's read callback: returns the next chunk, 0 at end of file, -1 on error.
   static la_ssize_t Read(struct archive* a, void* client, const void** out) {
     auto* self = static_cast<HashingSource*>(client);
+    if (self->OverInflated(a)) return -1;
     const ssize_t n = self->ReadChunk();
     if (n < 0) {
       archive_set_error(a, self->read_errno_, "%s", "read archive failed");
@@ -83,14 +98,28 @@ class HashingSource {
     return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
   }
 
-  // Non-OK when the last failure was the file read (not the archive's content).
+  // Non-OK when the last failure was the file read or the inflation bound (not the
+  // archive's content).
   absl::Status FileError() const {
+    if (!limit_error_.ok()) return limit_error_;
     if (read_errno_ == 0) return absl::OkStatus();
     if (read_errno_ == -1) return absl::InternalError("hash archive: openssl failed");
     return ErrnoStatus(read_errno_, "read archive");
   }
 
  private:
+  bool OverInflated(struct archive* a) {
+    if (limits_ == nullptr) return false;
+    const int64_t inflated = archive_filter_bytes(a, 0);
+    const int64_t allowed = progress_->declared_bytes +
+                            (progress_->entries + 1) * kInflateAllowancePerEntry + kInflateSlack;
+    if (inflated <= allowed) return false;
+    limit_error_ = absl::ResourceExhaustedError(absl::StrCat(
+        "archive inflates to more than ", allowed, " bytes, far more than its entries declare"));
+    archive_set_error(a, ENOSPC, "%s", "archive inflates too far");
+    return true;
+  }
+
   ssize_t ReadChunk() {
     ssize_t n;
     do {
@@ -111,6 +140,9 @@ class HashingSource {
   std::vector<char> buf_;
   std::unique_ptr<EVP_MD_CTX, DigestFree> md_;
   int read_errno_ = 0;
+  const ExtractLimits* limits_ = nullptr;
+  const ExtractResult* progress_ = nullptr;
+  absl::Status limit_error_;
 };
 
 }  // namespace
@@ -146,8 +178,7 @@ bool IsRoot(absl::string_view path) {
 }
 
 // The entry checks that must hold before libarchive writes anything for an entry.
-absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir,
-                        const ExtractLimits& limits) {
+absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir) {
   const char* raw = archive_entry_pathname(entry);
   const absl::string_view name = raw == nullptr ? "" : raw;
   if (name.empty()) return EntryError(name, "empty path");
@@ -159,11 +190,6 @@ absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir
   const mode_t type = archive_entry_filetype(entry);
   if (type == AE_IFCHR || type == AE_IFBLK) return EntryError(name, "device node");
   if (type != AE_IFDIR && IsRoot(name)) return EntryError(name, "non-directory at the root");
-  if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_entry_bytes) {
-    return EntryError(name,
-                      absl::StrCat("size ", archive_entry_size(entry), " exceeds the limit of ",
-                                   limits.max_entry_bytes, " bytes"));
-  }
   if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
     const absl::string_view target = link;
     if (target.empty() || target.front() == '/') {
@@ -175,6 +201,46 @@ absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status LimitError(absl::string_view name, absl::string_view why) {
+  return absl::ResourceExhaustedError(absl::StrCat("entry \"", name, "\": ", why));
+}
+
+// Counts the entry against the limits before its data is read, so a bomb is refused before
+// it is inflated. Every declared size counts: libarchive inflates the data of directories and
+// links too, only to skip it.
+absl::Status CountEntry(struct archive_entry* entry, const ExtractLimits& limits,
+                        ExtractResult& result) {
+  const char* raw = archive_entry_pathname(entry);
+  const absl::string_view name = raw == nullptr ? "" : raw;
+  if (++result.entries > limits.max_entries) {
+    return LimitError(name, absl::StrCat("archive has more than ", limits.max_entries,
+                                         " entries (quiltd --image-max-entries)"));
+  }
+  const int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
+  if (size < 0) return EntryError(name, "negative size");
+  if (size > limits.max_entry_bytes) {
+    return LimitError(name, absl::StrCat("size ", size, " exceeds the limit of ",
+                                         limits.max_entry_bytes, " bytes"));
+  }
+  result.declared_bytes += size;
+  if (result.declared_bytes > limits.max_total_bytes) {
+    return LimitError(name, absl::StrCat("archive unpacks to more than ", limits.max_total_bytes,
+                                         " bytes (quiltd --image-max-bytes)"));
+  }
+  if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
+    result.size_bytes += size;
+  }
+  return absl::OkStatus();
+}
+
+// Setuid and setgid programs would run as their owner on the host, for anyone who can reach
+// the store; in a container (always no_new_privs) the bits do nothing. A directory's setgid
+// only makes new files inherit its group, so it stays.
+void DropSetIds(struct archive_entry* entry) {
+  if (archive_entry_filetype(entry) == AE_IFDIR) return;
+  archive_entry_set_perm(entry, archive_entry_perm(entry) & ~(S_ISUID | S_ISGID));
 }
 
 // Maps a failure of archive_write_disk to a status: a full disk is RESOURCE_EXHAUSTED, host
@@ -280,14 +346,9 @@ absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
     if (r < ARCHIVE_WARN) return ReadError(reader, source, "read archive: ");
     const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     const std::string context = absl::StrCat("entry \"", name, "\": ");
-    if (++result.entries > limits.max_entries) {
-      return EntryError(name,
-                        absl::StrCat("archive has more than ", limits.max_entries, " entries"));
-    }
-    QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir, limits));
-    if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
-      result.size_bytes += archive_entry_size(entry);
-    }
+    QUILT_RETURN_IF_ERROR(CountEntry(entry, limits, result));
+    QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir));
+    DropSetIds(entry);
     Relocate(entry, dest_dir);
     if (WriteFailed(writer, archive_write_header(writer, entry))) {
       return WriteError(writer, dest_dir, context);
@@ -326,6 +387,7 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
     return ReadError(reader.get(), source, "read archive: ");
   }
   ExtractResult result;
+  source.Watch(&limits, &result);
   QUILT_RETURN_IF_ERROR(
       ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, result));
   // Directory permissions and times are applied at close (deferred so that read-only

@@ -124,10 +124,10 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
 
 // Extracts `path` into <tmp_dir>/rootfs and writes the record beside it, durably.
 absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& tmp_dir,
-                                   const std::string& name) {
+                                   const std::string& name, const ExtractLimits& limits) {
   const std::string rootfs = absl::StrCat(tmp_dir, "/rootfs");
   if (::mkdir(rootfs.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", rootfs));
-  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs));
+  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs, limits));
   ImageRecord record;
   record.digest = absl::StrCat(kDigestPrefix, extracted.sha256_hex);
   if (!name.empty()) record.names.push_back(name);
@@ -140,9 +140,11 @@ absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& t
 
 }  // namespace
 
-ImageStore::ImageStore(std::string images_dir) : images_dir_(std::move(images_dir)) {}
+ImageStore::ImageStore(std::string images_dir, const ExtractLimits& limits)
+    : images_dir_(std::move(images_dir)), limits_(limits) {}
 
-absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& state_dir) {
+absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& state_dir,
+                                                             const ExtractLimits& limits) {
   if (state_dir.empty()) return absl::InvalidArgumentError("open image store: empty state dir");
   const std::string dir = absl::StrCat(state_dir, "/images");
   QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(dir), "open image store"));
@@ -151,7 +153,7 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
   if (::realpath(dir.c_str(), resolved) == nullptr) {
     return ErrnoStatus(absl::StrCat("open image store: resolve ", dir));
   }
-  std::unique_ptr<ImageStore> store(new ImageStore(resolved));
+  std::unique_ptr<ImageStore> store(new ImageStore(resolved, limits));
   QUILT_RETURN_IF_ERROR(Annotate(store->LoadRecords(), "open image store"));
   return store;
 }
@@ -216,7 +218,7 @@ absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const s
   // large tree is slow).
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   // Extraction runs without the lock: imports of different files proceed in parallel.
-  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name);
+  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name, limits_);
   if (!record.ok()) return Annotate(record.status(), context);
   bool unpacked = false;
   absl::StatusOr<ImageRecord> committed = Commit(tmp_dir, *record, name, &unpacked);

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "quiltd/image/archive_extractor.h"
 
 namespace quilt {
 
@@ -34,14 +35,17 @@ struct ImportResult {
 
 class ImageStore {
  public:
-  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories.
-  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir);
+  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories. Imports are
+  // held to `limits`.
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir,
+                                                          const ExtractLimits& limits = {});
 
   // Imports the tarball at `path` (tar, gzip, xz, zstd, bzip2: detected from content).
   // `name`, if not empty, is added to the image's names (and taken from any other image).
   // Fails with NOT_FOUND when the file is missing, INVALID_ARGUMENT when it is not an
   // archive or holds a hostile entry (absolute path, "..", a link escaping the rootfs, a
-  // device node), RESOURCE_EXHAUSTED when the disk is full. On failure the store is unchanged.
+  // device node), RESOURCE_EXHAUSTED when the disk is full or the archive is above a limit.
+  // On failure the store is unchanged.
   absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name);
 
   // Finds an image by name, full digest ("sha256:<hex>" or "<hex>") or unique hex prefix.
@@ -58,7 +62,7 @@ class ImageStore {
   std::string RootfsDir(const std::string& digest) const;
 
  private:
-  explicit ImageStore(std::string images_dir);
+  ImageStore(std::string images_dir, const ExtractLimits& limits);
   absl::Status LoadRecords();
 
   // Publishes the extracted temp dir `tmp_dir` as a new image, or adds `name` to the image
@@ -80,6 +84,7 @@ class ImageStore {
   std::string ImageDir(const std::string& digest) const;
 
   const std::string images_dir_;
+  const ExtractLimits limits_;
   mutable absl::Mutex mu_;
   std::vector<ImageRecord> images_ ABSL_GUARDED_BY(mu_);
 };
