@@ -158,8 +158,23 @@ absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
 
 namespace {
 
+// Errors name the entry, but a hostile name may be 1 MiB long: errors keep its start.
+constexpr size_t kMaxEchoedBytes = 256;
+
+std::string EchoName(absl::string_view name) {
+  if (name.size() <= kMaxEchoedBytes) return std::string(name);
+  size_t cut = kMaxEchoedBytes;
+  // Back off to a UTF-8 character boundary.
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xc0) == 0x80) --cut;
+  return absl::StrCat(name.substr(0, cut), "...");
+}
+
+std::string EntryContext(absl::string_view name) {
+  return absl::StrCat("entry \"", EchoName(name), "\": ");
+}
+
 absl::Status EntryError(absl::string_view name, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("entry \"", name, "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat(EntryContext(name), why));
 }
 
 bool HasDotDot(absl::string_view path) {
@@ -204,7 +219,7 @@ absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir
 }
 
 absl::Status LimitError(absl::string_view name, absl::string_view why) {
-  return absl::ResourceExhaustedError(absl::StrCat("entry \"", name, "\": ", why));
+  return absl::ResourceExhaustedError(absl::StrCat(EntryContext(name), why));
 }
 
 // Counts the entry against the limits before its data is read, so a bomb is refused before
@@ -252,7 +267,8 @@ absl::Status WriteError(struct archive* writer, const std::string& dest_dir,
   const char* msg = archive_error_string(writer);
   // libarchive names the absolute temp path; the archive's own names are what users know.
   const std::string text = absl::StrCat(
-      context, absl::StrReplaceAll(msg == nullptr ? "write failed" : msg, {{dest_dir + "/", ""}}));
+      context,
+      EchoName(absl::StrReplaceAll(msg == nullptr ? "write failed" : msg, {{dest_dir + "/", ""}})));
   if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(text);
   if (err == EIO || err == EROFS || err == ENOMEM || err == EMFILE || err == ENFILE) {
     return absl::Status(ErrnoToCode(err), text);
@@ -318,6 +334,7 @@ absl::Status CopyData(struct archive* reader, struct archive* writer, const Hash
     size_t size = 0;
     la_int64_t offset = 0;
     const int r = archive_read_data_block(reader, &buf, &size, &offset);
+    QUILT_RETURN_IF_ERROR(source.FileError());
     if (r == ARCHIVE_EOF) return absl::OkStatus();
     if (r < ARCHIVE_WARN) return ReadError(reader, source, context);
     // A failed or short write(2) comes back as ARCHIVE_WARN, so any non-OK result is fatal.
@@ -342,10 +359,12 @@ absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
   while (true) {
     struct archive_entry* entry = nullptr;
     const int r = archive_read_next_header(reader, &entry);
+    // libarchive may take a failed read for a short one and carry on with what it has.
+    QUILT_RETURN_IF_ERROR(source.FileError());
     if (r == ARCHIVE_EOF) return absl::OkStatus();
     if (r < ARCHIVE_WARN) return ReadError(reader, source, "read archive: ");
     const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
-    const std::string context = absl::StrCat("entry \"", name, "\": ");
+    const std::string context = EntryContext(name);
     QUILT_RETURN_IF_ERROR(CountEntry(entry, limits, result));
     QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir));
     DropSetIds(entry);
