@@ -59,12 +59,9 @@ class HashingSource {
   }
 
   // Bounds the inflated stream by what the entries read so far declare (`progress`, kept
-  // up to date by the caller): libarchive skips the data of pax global headers and the
-  // like inside a single call, never showing them as entries.
-  void Watch(const ExtractLimits* limits, const ExtractResult* progress) {
-    limits_ = limits;
-    progress_ = progress;
-  }
+  // up to date by the caller). A backstop: libarchive reads pax and GNU special headers
+  // inside a single call, never showing them as entries; it bounds them itself today.
+  void Watch(const ExtractResult* progress) { progress_ = progress; }
 
   // libarchive's read callback: returns the next chunk, 0 at end of file, -1 on error.
   static la_ssize_t Read(struct archive* a, void* client, const void** out) {
@@ -109,7 +106,7 @@ class HashingSource {
 
  private:
   bool OverInflated(struct archive* a) {
-    if (limits_ == nullptr) return false;
+    if (progress_ == nullptr) return false;
     const int64_t inflated = archive_filter_bytes(a, 0);
     const int64_t allowed = progress_->declared_bytes +
                             (progress_->entries + 1) * kInflateAllowancePerEntry + kInflateSlack;
@@ -140,7 +137,6 @@ class HashingSource {
   std::vector<char> buf_;
   std::unique_ptr<EVP_MD_CTX, DigestFree> md_;
   int read_errno_ = 0;
-  const ExtractLimits* limits_ = nullptr;
   const ExtractResult* progress_ = nullptr;
   absl::Status limit_error_;
 };
@@ -223,8 +219,8 @@ absl::Status LimitError(absl::string_view name, absl::string_view why) {
 }
 
 // Counts the entry against the limits before its data is read, so a bomb is refused before
-// it is inflated. Every declared size counts: libarchive inflates the data of directories and
-// links too, only to skip it.
+// it is inflated. Every declared size counts, whatever the entry's type: what libarchive does
+// read of it (to write or to skip) is inflated.
 absl::Status CountEntry(struct archive_entry* entry, const ExtractLimits& limits,
                         ExtractResult& result) {
   const char* raw = archive_entry_pathname(entry);
@@ -406,7 +402,7 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
     return ReadError(reader.get(), source, "read archive: ");
   }
   ExtractResult result;
-  source.Watch(&limits, &result);
+  source.Watch(&result);
   QUILT_RETURN_IF_ERROR(
       ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, result));
   // Directory permissions and times are applied at close (deferred so that read-only
