@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -23,6 +24,8 @@ const std::string& Scratch() {
     std::string tmpl =
         access("/dev/shm", W_OK) == 0 ? "/dev/shm/quilt-fuzz-XXXXXX" : "/tmp/quilt-fuzz-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) abort();
+    // libFuzzer ends a timed run with exit(): the scratch directory goes with it.
+    std::atexit([] { (void)quilt::RemoveTree(Scratch()); });
     return new std::string(tmpl);
   }();
   return *dir;
