@@ -36,6 +36,7 @@ struct Flags {
   std::string log_level = "info";
   std::string default_image;
   std::string monitor_path;
+  ExtractLimits image_limits;
 };
 
 std::string DirOfSelf() {
@@ -82,6 +83,7 @@ absl::Status Serve(const Flags& flags) {
       flags.monitor_path.empty() ? DirOfSelf() + "/quilt-monitor" : flags.monitor_path;
   options.default_image_path =
       flags.default_image.empty() ? DefaultImagePath() : flags.default_image;
+  options.image_limits = flags.image_limits;
   if (!Exists(options.monitor_path)) {
     return absl::NotFoundError(
         absl::StrCat("monitor binary ", options.monitor_path, " not found (use --monitor-path)"));
@@ -140,6 +142,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
   app.add_option("--default-image", flags.default_image, "tarball used when no image is given");
   app.add_option("--monitor-path", flags.monitor_path, "the quilt-monitor executable");
+  app.add_option("--image-max-bytes", flags.image_limits.max_total_bytes,
+                 "refuse image archives unpacking to more bytes (default 16 GiB)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--image-max-entries", flags.image_limits.max_entries,
+                 "refuse image archives with more entries (default 1000000)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   // Blocked before any thread starts so every thread inherits the mask and only sigwait in

@@ -151,10 +151,10 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
 
 // Extracts `path` into <tmp_dir>/rootfs and writes the record beside it, durably.
 absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& tmp_dir,
-                                   const std::string& name) {
+                                   const std::string& name, const ExtractLimits& limits) {
   const std::string rootfs = absl::StrCat(tmp_dir, "/rootfs");
   if (::mkdir(rootfs.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", rootfs));
-  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs));
+  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs, limits));
   ImageRecord record;
   record.digest = absl::StrCat(kDigestPrefix, extracted.sha256_hex);
   if (!name.empty()) record.names.push_back(name);
@@ -201,9 +201,11 @@ absl::StatusOr<int64_t> LayerSize(const std::string& layer_dir) {
 
 }  // namespace
 
-ImageStore::ImageStore(std::string images_dir) : images_dir_(std::move(images_dir)) {}
+ImageStore::ImageStore(std::string images_dir, const ExtractLimits& limits)
+    : images_dir_(std::move(images_dir)), limits_(limits) {}
 
-absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& state_dir) {
+absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& state_dir,
+                                                             const ExtractLimits& limits) {
   if (state_dir.empty()) return absl::InvalidArgumentError("open image store: empty state dir");
   const std::string dir = absl::StrCat(state_dir, "/images");
   QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(dir), "open image store"));
@@ -212,7 +214,7 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
   if (::realpath(dir.c_str(), resolved) == nullptr) {
     return ErrnoStatus(absl::StrCat("open image store: resolve ", dir));
   }
-  std::unique_ptr<ImageStore> store(new ImageStore(resolved));
+  std::unique_ptr<ImageStore> store(new ImageStore(resolved, limits));
   QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(store->LayersDir()), "open image store"));
   QUILT_RETURN_IF_ERROR(Annotate(store->LoadRecords(), "open image store"));
   {
@@ -294,7 +296,7 @@ absl::StatusOr<ImportResult> ImageStore::ImportImageArchive(const std::string& p
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   // The archive goes through the same checks as a rootfs; its blobs are then read from the
   // unpacked tree without following any link out of it.
-  QUILT_RETURN_IF_ERROR(ExtractArchive(path, tmp_dir).status());
+  QUILT_RETURN_IF_ERROR(ExtractArchive(path, tmp_dir, limits_).status());
   return ImportLayout(tmp_dir, name, tag);
 }
 
@@ -347,8 +349,8 @@ absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& 
   const std::string diff = absl::StrCat(tmp_dir, "/diff");
   if (::mkdir(diff.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", diff));
   // The blob is read through its descriptor: the path was resolved once, beneath the layout.
-  absl::StatusOr<ExtractResult> extracted =
-      ExtractArchive(absl::StrCat("/proc/self/fd/", fd->get()), diff, {}, EntryFormat::kOciLayer);
+  absl::StatusOr<ExtractResult> extracted = ExtractArchive(
+      absl::StrCat("/proc/self/fd/", fd->get()), diff, limits_, EntryFormat::kOciLayer);
   if (!extracted.ok()) return Annotate(extracted.status(), context);
   if (extracted->sha256_hex != blob.sha256_hex) {
     return absl::InvalidArgumentError(
@@ -407,7 +409,7 @@ absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
   // large tree is slow).
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   // Extraction runs without the lock: imports of different files proceed in parallel.
-  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name);
+  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name, limits_);
   if (!record.ok()) return Annotate(record.status(), context);
   bool unpacked = false;
   absl::StatusOr<ImageRecord> committed = Commit(tmp_dir, *record, name, &unpacked);

@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "quiltd/image/archive_extractor.h"
 #include "quiltd/image/oci_image.h"
 
 namespace quilt {
@@ -48,8 +49,10 @@ struct ImportResult {
 
 class ImageStore {
  public:
-  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories.
-  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir);
+  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories. Imports are
+  // held to `limits`.
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir,
+                                                          const ExtractLimits& limits = {});
 
   // Imports what `path` holds: an OCI image layout or docker-save directory, the same in an
   // uncompressed tar (oci-archive, `docker save` output), or else a rootfs tarball (tar,
@@ -59,7 +62,7 @@ class ImageStore {
   // Fails with NOT_FOUND when the file (or tag) is missing, INVALID_ARGUMENT when it is not
   // an archive or image, a digest does not match, or it holds a hostile entry (absolute
   // path, "..", a link escaping the rootfs, a device node), RESOURCE_EXHAUSTED when the disk
-  // is full. On failure the store is unchanged.
+  // is full or the archive is above a limit. On failure the store is unchanged.
   absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name,
                                       const std::string& tag = "");
 
@@ -79,7 +82,7 @@ class ImageStore {
   absl::StatusOr<std::vector<std::string>> LowerDirs(const std::string& digest) const;
 
  private:
-  explicit ImageStore(std::string images_dir);
+  ImageStore(std::string images_dir, const ExtractLimits& limits);
   absl::Status LoadRecords();
 
   absl::StatusOr<ImportResult> ImportTarball(const std::string& path, const std::string& name);
@@ -116,6 +119,7 @@ class ImageStore {
   std::string LayersDir() const { return images_dir_ + "/layers"; }
 
   const std::string images_dir_;
+  const ExtractLimits limits_;
   // Held while layers are unpacked for an image and while unused layers are deleted, so a
   // layer an import counts on is never collected under it. Taken before mu_.
   absl::Mutex layers_mu_ ABSL_ACQUIRED_BEFORE(mu_);

@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& o
   QUILT_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/containers", 0700));
   QUILT_ASSIGN_OR_RETURN(auto cgroups, CgroupManager::Create(options.cgroup_parent));
   QUILT_ASSIGN_OR_RETURN(auto store, StateStore::Open(options.state_dir));
-  QUILT_ASSIGN_OR_RETURN(auto images, ImageStore::Open(options.state_dir));
+  QUILT_ASSIGN_OR_RETURN(auto images, ImageStore::Open(options.state_dir, options.image_limits));
   QUILT_ASSIGN_OR_RETURN(auto exit_watcher, ExitWatcher::Create());
   QUILT_ASSIGN_OR_RETURN(auto log_watcher, LogWatcher::Create());
   std::unique_ptr<Runtime> runtime(new Runtime(options, std::move(store), std::move(images),

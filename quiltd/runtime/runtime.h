@@ -35,6 +35,7 @@ struct RuntimeOptions {
   std::string cgroup_parent;       // empty: quiltd's own cgroup
   std::string monitor_path;        // the quilt-monitor executable
   std::string default_image_path;  // tarball imported as "default" on first use
+  ExtractLimits image_limits;      // what one image import may unpack
 };
 
 // A running container's usage, as Stats reports it.

@@ -78,6 +78,9 @@ grpc::ServerUnaryReactor* ContainersService::Get(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* ContainersService::List(grpc::CallbackServerContext* context,
                                                   const v1::ListRequest* request,
                                                   v1::ListResponse* response) {
+  if (absl::Status valid = ValidateListRequest(*request); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
   absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->List();
   if (records.ok()) {
     for (const ContainerRecord& record : *records) {

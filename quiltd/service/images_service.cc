@@ -16,6 +16,7 @@ grpc::ServerUnaryReactor* ImagesService::Import(grpc::CallbackServerContext* con
     return FinishNow(context, valid);
   }
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_RETURN_IF_ERROR(CheckImportFile(request->path()));
     QUILT_ASSIGN_OR_RETURN(ImportResult result,
                            runtime_->ImportImage(request->path(), request->name(), request->tag()));
     *response->mutable_image() = ToProto(result.image);

@@ -1,5 +1,8 @@
 #include "quiltd/service/request_validation.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
 #include <thread>
 
@@ -17,6 +20,12 @@ constexpr int kMaxSetup = 256;
 constexpr int kMaxMounts = 128;
 constexpr int64_t kMinMemory = 4 * 1024 * 1024;
 constexpr int64_t kMaxStopSeconds = 24 * 3600;
+constexpr int64_t kMaxExecSeconds = 30 * 24 * 3600;
+// Capability names and the seccomp profile are echoed in errors: bounded first.
+constexpr size_t kMaxKeyword = 64;
+// google.protobuf.Timestamp's range: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -90,10 +99,17 @@ absl::Status ValidateSecurity(const v1::ContainerSpec& spec) {
   if (spec.cap_drop_size() > kMaxCapabilityNames) {
     return Invalid("spec.cap_drop", "too many entries");
   }
+  for (int i = 0; i < spec.cap_add_size(); ++i) {
+    QUILT_RETURN_IF_ERROR(ValidateText(Indexed("spec.cap_add", i), spec.cap_add(i), kMaxKeyword));
+  }
+  for (int i = 0; i < spec.cap_drop_size(); ++i) {
+    QUILT_RETURN_IF_ERROR(ValidateText(Indexed("spec.cap_drop", i), spec.cap_drop(i), kMaxKeyword));
+  }
   QUILT_RETURN_IF_ERROR(ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
                                             {spec.cap_drop().begin(), spec.cap_drop().end()})
                             .status());
   const std::string& seccomp = spec.seccomp();
+  QUILT_RETURN_IF_ERROR(ValidateText("spec.seccomp", seccomp, kMaxKeyword));
   if (!seccomp.empty() && seccomp != "default" && seccomp != "unconfined") {
     return Invalid("spec.seccomp",
                    absl::StrCat("want \"default\" or \"unconfined\", got \"", seccomp, "\""));
@@ -169,6 +185,45 @@ absl::Status ValidateImportRequest(const v1::ImportRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status CheckImportFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      return absl::NotFoundError(absl::StrCat("path: no such file: ", path));
+    }
+    return ErrnoStatus(err, "path: stat");
+  }
+  if (!S_ISREG(st.st_mode)) return Invalid("path", "not a regular file");
+  if (st.st_size == 0) return Invalid("path", "empty file");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateListRequest(const v1::ListRequest& request) {
+  if (!v1::ContainerState_IsValid(request.state())) {
+    return Invalid("state", absl::StrCat("unknown state ", request.state()));
+  }
+  return ValidateText("name_contains", request.name_contains(), 128);
+}
+
+absl::Status ValidateLogsRequest(const v1::LogsRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  if (request.has_tail() && request.tail() < 0) {
+    return Invalid("tail", "must not be negative (leave it unset for all)");
+  }
+  if (request.has_since()) {
+    const google::protobuf::Timestamp& since = request.since();
+    if (since.seconds() < kMinTimestampSeconds || since.seconds() > kMaxTimestampSeconds ||
+        since.nanos() < 0 || since.nanos() > 999'999'999) {
+      return Invalid("since", "not a valid timestamp");
+    }
+  }
+  if (!v1::LogStream_IsValid(request.stream())) {
+    return Invalid("stream", absl::StrCat("unknown stream ", request.stream()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateStopRequest(const v1::StopRequest& request) {
   QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
   QUILT_RETURN_IF_ERROR(ValidateSignal(request.signal()));
@@ -188,9 +243,9 @@ absl::Status ValidateExecRequest(const v1::ExecRequest& request) {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("working_dir", request.working_dir()));
   }
   QUILT_RETURN_IF_ERROR(ValidateText("user", request.user(), 256));
-  if (request.timeout_seconds() < 0) {
-    return Invalid("timeout_seconds",
-                   absl::StrCat("must not be negative, got ", request.timeout_seconds()));
+  if (request.timeout_seconds() < 0 || request.timeout_seconds() > kMaxExecSeconds) {
+    return Invalid("timeout_seconds", absl::StrCat("must be between 0 (none) and ", kMaxExecSeconds,
+                                                   ", got ", request.timeout_seconds()));
   }
   return absl::OkStatus();
 }

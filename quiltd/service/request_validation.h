@@ -18,8 +18,17 @@ absl::Status ValidateRef(const std::string& ref);
 absl::Status ValidateSignal(int signal);
 
 absl::Status ValidateImportRequest(const v1::ImportRequest& request);
+// The file an Import names (after ValidateImportRequest): NOT_FOUND when missing,
+// INVALID_ARGUMENT "path: ..." when not a regular file or empty. The importer checks again
+// on the file it opens; this gives the client an error naming the field.
+absl::Status CheckImportFile(const std::string& path);
+// state a known ContainerState, name_contains at most 128 bytes of UTF-8.
+absl::Status ValidateListRequest(const v1::ListRequest& request);
+// ref, tail >= 0 when set, since a valid Timestamp when set, stream a known LogStream.
+absl::Status ValidateLogsRequest(const v1::LogsRequest& request);
 absl::Status ValidateStopRequest(const v1::StopRequest& request);
-// ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout >= 0.
+// ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout 0 (none)
+// up to 30 days.
 absl::Status ValidateExecRequest(const v1::ExecRequest& request);
 
 }  // namespace quilt

@@ -148,6 +148,7 @@ TEST(ValidateRequestTest, Exec) {
       {[](v1::ExecRequest& r) { r.add_env("NOVALUE"); }, "env[1]"},
       {[](v1::ExecRequest& r) { r.set_working_dir("tmp"); }, "working_dir"},
       {[](v1::ExecRequest& r) { r.set_timeout_seconds(-1); }, "timeout_seconds"},
+      {[](v1::ExecRequest& r) { r.set_timeout_seconds(30 * 24 * 3600 + 1); }, "timeout_seconds"},
   };
   for (const auto& [mutate, field] : bad) {
     v1::ExecRequest request = good;
@@ -156,6 +157,48 @@ TEST(ValidateRequestTest, Exec) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(status.message(), HasSubstr(field + ":"));
   }
+}
+
+TEST(ValidateRequestTest, ListAndLogs) {
+  v1::ListRequest list;
+  list.set_name_contains("web");
+  EXPECT_TRUE(ValidateListRequest(list).ok());
+  list.set_name_contains(std::string(129, 'a'));
+  EXPECT_THAT(ValidateListRequest(list).message(), HasSubstr("name_contains:"));
+  list.clear_name_contains();
+  list.set_state(static_cast<v1::ContainerState>(99));
+  EXPECT_THAT(ValidateListRequest(list).message(), HasSubstr("state:"));
+
+  v1::LogsRequest logs;
+  logs.set_ref("web");
+  logs.mutable_since()->set_seconds(1700000000);
+  EXPECT_TRUE(ValidateLogsRequest(logs).ok());
+  logs.mutable_since()->set_nanos(1'000'000'000);
+  EXPECT_THAT(ValidateLogsRequest(logs).message(), HasSubstr("since:"));
+  logs.clear_since();
+  logs.set_stream(static_cast<v1::LogStream>(7));
+  EXPECT_THAT(ValidateLogsRequest(logs).message(), HasSubstr("stream:"));
+  logs.clear_stream();
+  logs.set_tail(-1);
+  EXPECT_THAT(ValidateLogsRequest(logs).message(), HasSubstr("tail:"));
+}
+
+TEST(ValidateRequestTest, EchoedKeywordsAreBoundedFirst) {
+  v1::ContainerSpec spec;
+  spec.add_command("true");
+  spec.set_seccomp(std::string(1 << 20, 'x'));
+  absl::Status status = ValidateSpec(spec);
+  EXPECT_THAT(status.message(), HasSubstr("spec.seccomp: longer than 64"));
+  EXPECT_LT(status.message().size(), 200u);
+  spec.clear_seccomp();
+  spec.add_cap_add("\xff\xfe");
+  EXPECT_THAT(ValidateSpec(spec).message(), HasSubstr("spec.cap_add[0]: not valid UTF-8"));
+}
+
+TEST(ValidateRequestTest, ImportFile) {
+  EXPECT_EQ(CheckImportFile("/nonexistent/x.tar").code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(CheckImportFile("/").message(), HasSubstr("path: not a regular file"));
+  EXPECT_THAT(CheckImportFile("/dev/null").message(), HasSubstr("path: not a regular file"));
 }
 
 }  // namespace
