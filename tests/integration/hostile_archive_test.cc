@@ -474,7 +474,7 @@ TEST_P(HostileArchiveTest, RefusedOrContained) {
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_EQ(ListImages().size(), 1u);
     const std::string hex = resp.image().digest().substr(strlen("sha256:"));
-    EXPECT_EQ(ListDirNames(images_dir), std::vector<std::string>{hex});
+    EXPECT_EQ(ListDirNames(images_dir), (std::vector<std::string>{hex, "layers"}));
     if (c.check) c.check(images_dir + "/" + hex + "/rootfs");
     grpc::ClientContext rm_ctx;
     v1::RemoveImageRequest rm;
@@ -489,7 +489,9 @@ TEST_P(HostileArchiveTest, RefusedOrContained) {
     EXPECT_LT(status.error_message().size(), 1024u);
   }
   EXPECT_EQ(ListImages().size(), 0u);
-  EXPECT_EQ(ListDirNames(images_dir), std::vector<std::string>{}) << "partial image left";
+  // Only the (empty) directory of shared image layers stays.
+  EXPECT_EQ(ListDirNames(images_dir), std::vector<std::string>{"layers"}) << "partial image left";
+  EXPECT_EQ(ListDirNames(images_dir + "/layers"), std::vector<std::string>{});
   EXPECT_EQ(DiffSnapshots(before, SnapshotTree(dir_, skip)), "");
   EXPECT_EQ(ReadAllOf(decoy_ + "/target"), "ORIGINAL\n");
 }
