@@ -18,6 +18,7 @@
 
 #include "common/unique_fd.h"
 #include "quiltd/monitor/channel.h"
+#include "quiltd/monitor/userns.h"
 
 namespace quilt {
 namespace {
@@ -100,20 +101,6 @@ bool MountInRoot(int root_fd, const char* source, const std::string& target, con
 bool MakeMountsPrivate(StartReport* failure) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return FailMount(failure, "make / private");
-  }
-  return true;
-}
-
-// Step b: the overlay lives only in this mount namespace, so it vanishes with the container.
-bool MountOverlay(const MonitorConfig& config, StartReport* failure) {
-  std::string options = "lowerdir=";
-  for (size_t i = 0; i < config.lower_dirs.size(); ++i) {
-    if (i > 0) options += ':';
-    options += config.lower_dirs[i];
-  }
-  options += ",upperdir=" + config.upper_dir + ",workdir=" + config.work_dir;
-  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) != 0) {
-    return FailMount(failure, "mount overlay on " + config.rootfs_dir);
   }
   return true;
 }
@@ -308,8 +295,24 @@ bool PivotRoot(const std::string& rootfs, StartReport* failure) {
 
 }  // namespace
 
+// Step b: the overlay lives only in this mount namespace (or, with a user namespace, in the
+// monitor's private one and the init's copy of it), so it vanishes with the container.
+bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure) {
+  std::string options = "lowerdir=";
+  for (size_t i = 0; i < config.lower_dirs.size(); ++i) {
+    if (i > 0) options += ':';
+    options += config.lower_dirs[i];
+  }
+  options += ",upperdir=" + config.upper_dir + ",workdir=" + config.work_dir;
+  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) != 0) {
+    return FailMount(failure, "mount overlay on " + config.rootfs_dir);
+  }
+  return true;
+}
+
 bool SetUpSandbox(const MonitorConfig& config, StartReport* failure) {
-  if (!MakeMountsPrivate(failure) || !MountOverlay(config, failure)) return false;
+  if (!MakeMountsPrivate(failure)) return false;
+  if (!UsesUserNamespace(config) && !MountRootfsOverlay(config, failure)) return false;
   // Opened after the overlay mount so that it is the overlay's root.
   UniqueFd root(open(config.rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return FailMount(failure, "open " + config.rootfs_dir);

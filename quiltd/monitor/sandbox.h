@@ -13,6 +13,12 @@ namespace quilt {
 // Returns true with the process's root and cwd at the container's "/"; on failure returns
 // false with `failure` describing the step (stage kMounts, kIdentity or kPivotRoot, errno and
 // the path).
+// With a user namespace the overlay root is already mounted (by the monitor, id-mapped) and
+// this step is skipped.
 bool SetUpSandbox(const MonitorConfig& config, StartReport* failure);
+
+// Mounts the overlay of config.lower_dirs, upper_dir and work_dir at config.rootfs_dir.
+// Fails with stage kMounts.
+bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure);
 
 }  // namespace quilt

@@ -154,7 +154,11 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
     }
   }
   // Resolve the user now so that a bad one fails Create, not a later Start.
-  QUILT_RETURN_IF_ERROR(ResolveUser(images_->RootfsDir(image.digest), spec.user()).status());
+  QUILT_ASSIGN_OR_RETURN(ResolvedUser user,
+                         ResolveUser(images_->RootfsDir(image.digest), spec.user()));
+  // Held until the row is in, so that two Creates never pick the same "auto" range.
+  absl::MutexLockMaybe userns_lock(spec.userns() == "auto" ? &userns_mu_ : nullptr);
+  QUILT_RETURN_IF_ERROR(ResolveUserns(&spec, user));
 
   const Bundle bundle(ContainersDir(), record.id);
   auto remove_bundle = absl::MakeCleanup([&] { (void)RemoveTree(bundle.dir); });
@@ -208,6 +212,12 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.seccomp = spec.seccomp() != "unconfined";
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
+  QUILT_ASSIGN_OR_RETURN(UsernsRequest userns, ParseUserns(spec.userns()));
+  if (userns.mode == UsernsMode::kAuto) {
+    return absl::InternalError("spec.userns: \"auto\" was never resolved");
+  }
+  config.userns_host_id = userns.range.host_id;
+  config.userns_size = userns.range.size;
   config.log_path = bundle.log();
   config.state_path = bundle.state();
   config.exit_path = bundle.exit();
