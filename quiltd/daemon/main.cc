@@ -157,7 +157,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", flags.state_dir, "state directory ($QUILT_STATE_DIR)");
   app.add_option("--cgroup-parent", flags.cgroup_parent,
                  "cgroup under which containers go (default: quiltd's own cgroup)");
-  app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
+  app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--default-image", flags.default_image, "tarball used when no image is given");
   app.add_option("--monitor-path", flags.monitor_path, "the quilt-monitor executable");
   app.add_option("--socket-group", flags.socket_group,

@@ -253,10 +253,10 @@ bool Monitor::ContainInit(StartReport* failure) {
     SetStartFailure(failure, StartStage::kCgroup, errno, "unshare cgroup namespace");
     return false;
   }
-  // Still host root's ids while mounting: they own the bundle directory (0700) on the way
-  // to the rootfs, which container root could not enter.
-  if (!SetUpSandbox(config_, failure)) return false;
-  return !userns || BecomeNamespaceRoot(failure);
+  SandboxSources sources;
+  if (!PrepareRootfs(config_, &sources, failure)) return false;
+  if (userns && !BecomeNamespaceRoot(failure)) return false;
+  return SetUpSandbox(config_, std::move(sources), failure);
 }
 
 // Before clone: the private mount namespace the id-mapped rootfs is mounted in.

@@ -8,7 +8,8 @@
 //            monitor's private mount namespace for now
 //   monitor: WriteIdMaps, MountIdMappedRootfs, send kParentReady, LeavePrivateMountNamespace
 //   init:    EnterOwnMountNamespace (a copy owned by its user namespace, with the rootfs
-//            already mounted), the usual sandbox steps, BecomeNamespaceRoot, run
+//            already mounted), PrepareRootfs (opens the host paths it needs with host
+//            root's ids), BecomeNamespaceRoot, the other sandbox steps, run
 #pragma once
 
 #include <sys/types.h>
@@ -50,9 +51,11 @@ bool MountIdMappedRootfs(const MonitorConfig& config, pid_t init_pid, StartRepor
 // Child side, after kParentReady: a mount namespace of its own, owned by its user namespace.
 bool EnterOwnMountNamespace(StartReport* failure);
 
-// Child side, after pivot_root: the init's ids were host root's, unmapped in the namespace;
-// becomes container root (uid/gid 0, no supplementary groups), keeping its capabilities in
-// the namespace. Re-arms the parent-death signal, which the kernel clears on an id change.
+// Child side, before its own mounts: the init's ids were host root's, unmapped in the
+// namespace, and file systems mounted in the namespace (tmpfs, devpts) refuse to create
+// files for unmapped ids (EOVERFLOW). Becomes container root (uid/gid 0, no supplementary
+// groups), keeping its capabilities in the namespace. Re-arms the parent-death signal,
+// which the kernel clears on an id change.
 bool BecomeNamespaceRoot(StartReport* failure);
 
 }  // namespace quilt

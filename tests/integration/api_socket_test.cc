@@ -3,6 +3,7 @@
 // and, should they get past it (CAP_DAC_OVERRIDE), by quiltd with PERMISSION_DENIED; every
 // mutating request is logged with its peer's pid and uid.
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
