@@ -14,6 +14,7 @@
 
 #include "quiltd/monitor/channel.h"
 #include "quiltd/monitor/sandbox.h"
+#include "quiltd/monitor/shifted_copy.h"
 
 namespace quilt {
 namespace {
@@ -47,7 +48,7 @@ bool WriteMap(const std::string& path, const std::string& line, StartReport* fai
 // A detached clone of `dir` whose ids are shifted through `userns_fd`'s map, attached over
 // `dir` itself in the (private) mount namespace: overlayfs on 6.1 takes only layers that are
 // mounted in the caller's namespace, not detached ones. ext4, xfs and btrfs support id-mapped
-// mounts on 6.1; tmpfs only from 6.3, which fails here with EINVAL.
+// mounts on 6.1; tmpfs only from 6.3, which fails here with EINVAL (see MakeShiftedLayer).
 bool MountIdMappedLayer(const std::string& dir, int userns_fd, StartReport* failure) {
   UniqueFd tree(
       static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, dir.c_str(), kOpenTreeClone | O_CLOEXEC)));
@@ -60,6 +61,21 @@ bool MountIdMappedLayer(const std::string& dir, int userns_fd, StartReport* fail
       0) {
     return Fail(failure, errno, "attach id-mapped layer " + dir);
   }
+  return true;
+}
+
+// The fallback where the layer's file system cannot id-map (EINVAL: tmpfs before 6.3): a
+// copy of the layer owned by the mapped ids, made once per container under a temporary name
+// and renamed, so an existing copy is complete.
+bool MakeShiftedLayer(const std::string& layer, const std::string& copy,
+                      const MonitorConfig& config, StartReport* failure) {
+  if (access(copy.c_str(), F_OK) == 0) return true;
+  const std::string temp = copy + ".tmp";
+  std::string error;
+  if (!CopyShifted(layer, temp, config.userns_host_id, config.userns_size, &error)) {
+    return Fail(failure, errno, "copy layer with shifted owners: " + error);
+  }
+  if (rename(temp.c_str(), copy.c_str()) != 0) return Fail(failure, errno, "rename " + temp);
   return true;
 }
 
@@ -103,15 +119,21 @@ bool MountIdMappedRootfs(const MonitorConfig& config, pid_t init_pid, StartRepor
   const std::string userns_path = "/proc/" + std::to_string(init_pid) + "/ns/user";
   UniqueFd userns(open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!userns.valid()) return Fail(failure, errno, "open " + userns_path);
-  for (const std::string& lower : config.lower_dirs) {
-    if (!MountIdMappedLayer(lower, userns.get(), failure)) return false;
+  MonitorConfig overlay = config;
+  for (size_t i = 0; i < config.lower_dirs.size(); ++i) {
+    if (MountIdMappedLayer(config.lower_dirs[i], userns.get(), failure)) continue;
+    if (failure->error != EINVAL) return false;
+    overlay.lower_dirs[i] = config.bundle_dir + "/layer-" + std::to_string(i);
+    if (!MakeShiftedLayer(config.lower_dirs[i], overlay.lower_dirs[i], config, failure)) {
+      return false;
+    }
   }
   // The overlay's root directory takes its owner from the upper directory's.
   const uid_t root = config.userns_host_id;
   if (chown(config.upper_dir.c_str(), root, root) != 0) {
     return Fail(failure, errno, "chown " + config.upper_dir);
   }
-  return MountRootfsOverlay(config, failure);
+  return MountRootfsOverlay(overlay, failure);
 }
 
 bool EnterOwnMountNamespace(StartReport* failure) {

@@ -44,8 +44,9 @@ bool WriteIdMaps(pid_t pid, const MonitorConfig& config, StartReport* failure);
 
 // Parent side: mounts the container's overlay at config.rootfs_dir in the monitor's private
 // mount namespace, each lower layer an id-mapped mount through the init's user namespace
-// (image files owned by host root appear owned by container root, without a copy); the
-// upper directory's root is given to container root so the container owns "/".
+// (image files owned by host root appear owned by container root, without a copy) or, on a
+// file system that cannot id-map, a copy of it in the bundle with shifted owners; the upper
+// directory's root is given to container root so the container owns "/".
 bool MountIdMappedRootfs(const MonitorConfig& config, pid_t init_pid, StartReport* failure);
 
 // Child side, after kParentReady: a mount namespace of its own, owned by its user namespace.

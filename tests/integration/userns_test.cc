@@ -2,6 +2,7 @@
 // owned by it (id-mapped image layers, upper dir written with mapped ids), host files stay
 // out of reach, exec joins the namespace, and "auto" ranges are disjoint, freed on remove
 // and kept across a restart of quiltd.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,6 +176,37 @@ TEST_F(UsernsTest, SetupAndExecRunInTheNamespace) {
   CommandResult user = Cli({"exec", "--user", "1000", c.id(), "--", "id", "-u"});
   ASSERT_EQ(user.exit_code, 0) << user.err;
   EXPECT_EQ(user.out, "1000\n");
+}
+
+// Unmounts on scope exit, so that a failing test leaves no mount behind.
+struct ScopedMount {
+  std::string path;
+  ~ScopedMount() { umount2(path.c_str(), MNT_DETACH); }
+};
+
+// An image store on a file system that cannot id-map (ramfs here; tmpfs before Linux 6.3)
+// gets a copy of each layer with shifted owners instead.
+TEST_F(UsernsTest, LayersThatCannotBeIdMappedAreCopiedWithShiftedOwners) {
+  ASSERT_EQ(StopDaemon(), 0);
+  state_dir_ = dir_ + "/ramfs-state";
+  ASSERT_EQ(mkdir(state_dir_.c_str(), 0700), 0);
+  ASSERT_EQ(mount("ramfs", state_dir_.c_str(), "ramfs", 0, "mode=0700"), 0);
+  ScopedMount ramfs{state_dir_};
+  StartDaemon({"--userns-range", kPool});
+  v1::ContainerSpec spec =
+      Spec({"sh", "-c", "touch /etc/new && echo etc-ok; stat -c %u:%g /bin/busybox"});
+  spec.set_userns("auto");
+  v1::Container c = Run(spec);
+  v1::Container done = WaitFor(c.id());
+  EXPECT_EQ(done.exit_code(), 0) << done.message();
+  EXPECT_EQ(Logs(c.id()), "etc-ok\n0:0\n");
+  struct stat st {};
+  ASSERT_EQ(
+      stat(absl::StrCat(state_dir_, "/containers/", c.id(), "/layer-0/bin/busybox").c_str(), &st),
+      0);
+  EXPECT_EQ(st.st_uid, kPoolStart);
+  Remove(c.id());
+  ASSERT_EQ(StopDaemon(), 0);
 }
 
 TEST_F(UsernsTest, AutoRangesAreDisjointFreedAndPersisted) {
