@@ -492,6 +492,9 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
     config.uid = user.uid;
     config.gid = user.gid;
     config.additional_gids = user.additional_gids;
+    if (config.userns_size > 0) {
+      QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), config.userns_size, "user"));
+    }
   }
   QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
   return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),

@@ -6,22 +6,6 @@
 #include "quiltd/runtime/runtime.h"
 
 namespace quilt {
-namespace {
-
-// Every id the workload may take must be mapped, or its setuid would fail at start.
-absl::Status CheckUserMapped(const ResolvedUser& user, const IdRange& range) {
-  std::vector<uint32_t> ids = {user.uid, user.gid};
-  ids.insert(ids.end(), user.additional_gids.begin(), user.additional_gids.end());
-  for (uint32_t id : ids) {
-    if (id >= range.size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spec.user: id ", id, " is not mapped by spec.userns (ids 0..", range.size - 1, ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<IdRange>> Runtime::UsernsRangesInUse() const {
   QUILT_ASSIGN_OR_RETURN(std::vector<ContainerRecord> records, store_->List());
@@ -47,7 +31,7 @@ absl::Status Runtime::ResolveUserns(v1::ContainerSpec* spec, const ResolvedUser&
     QUILT_ASSIGN_OR_RETURN(std::vector<IdRange> used, UsernsRangesInUse());
     QUILT_ASSIGN_OR_RETURN(request.range, PickFreeRange(options_.userns_pool, used, kUsernsSize));
   }
-  QUILT_RETURN_IF_ERROR(CheckUserMapped(user, request.range));
+  QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), request.range.size, "spec.user"));
   spec->set_userns(FormatIdRange(request.range));
   return absl::OkStatus();
 }

@@ -140,4 +140,10 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const st
   return out;
 }
 
+std::vector<uint32_t> IdsOf(const ResolvedUser& user) {
+  std::vector<uint32_t> ids = {user.uid, user.gid};
+  ids.insert(ids.end(), user.additional_gids.begin(), user.additional_gids.end());
+  return ids;
+}
+
 }  // namespace quilt

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,8 @@ struct ResolvedUser {
 // opened inside the rootfs (RESOLVE_IN_ROOT) so an image symlink cannot make quiltd read a
 // host file. INVALID_ARGUMENT naming spec.user when a name is unknown or a number is bad.
 absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const std::string& user);
+
+// The uid, the gid and the supplementary gids, in that order.
+std::vector<uint32_t> IdsOf(const ResolvedUser& user);
 
 }  // namespace quilt

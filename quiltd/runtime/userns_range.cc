@@ -84,6 +84,18 @@ absl::StatusOr<IdRange> ReadSubordinateRange(const std::string& path, absl::stri
       absl::StrCat("no range of ", kUsernsSize, " ids for ", user, " in ", path));
 }
 
+absl::Status CheckIdsMapped(const std::vector<uint32_t>& ids, uint32_t size,
+                            absl::string_view field) {
+  for (uint32_t id : ids) {
+    if (id >= size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": id ", id,
+                       " is not mapped in the container's user namespace (ids 0..", size - 1, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<IdRange> PickFreeRange(const IdRange& pool, const std::vector<IdRange>& used,
                                       uint32_t size) {
   for (uint64_t start = pool.host_id; start + size <= uint64_t{pool.host_id} + pool.size;

@@ -47,6 +47,11 @@ absl::StatusOr<UsernsRequest> ParseUserns(absl::string_view text);
 // of at least kUsernsSize ids. NOT_FOUND when the file or the entry is missing.
 absl::StatusOr<IdRange> ReadSubordinateRange(const std::string& path, absl::string_view user);
 
+// INVALID_ARGUMENT naming `field` unless every id is below `size` (mapped by a range of that
+// size): an unmapped id would fail the workload's setuid at start.
+absl::Status CheckIdsMapped(const std::vector<uint32_t>& ids, uint32_t size,
+                            absl::string_view field);
+
 // The first block of `size` ids in `pool`, at a multiple of `size` from its start, that
 // overlaps none of `used`. RESOURCE_EXHAUSTED when every block is taken.
 absl::StatusOr<IdRange> PickFreeRange(const IdRange& pool, const std::vector<IdRange>& used,

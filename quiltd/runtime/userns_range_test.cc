@@ -42,6 +42,13 @@ TEST(IdRangeTest, Overlaps) {
   EXPECT_TRUE(a.Overlaps({99990, 11}));
 }
 
+TEST(CheckIdsMappedTest, NamesTheFieldAndTheId) {
+  EXPECT_TRUE(CheckIdsMapped({0, 65535}, 65536, "spec.user").ok());
+  absl::Status status = CheckIdsMapped({0, 70000}, 65536, "spec.user");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("spec.user: id 70000"));
+}
+
 TEST(PickFreeRangeTest, SkipsUsedBlocksAndReportsExhaustion) {
   const IdRange pool{100000, 3 * 65536};
   EXPECT_EQ(*PickFreeRange(pool, {}, 65536), (IdRange{100000, 65536}));

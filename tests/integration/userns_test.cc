@@ -176,6 +176,9 @@ TEST_F(UsernsTest, SetupAndExecRunInTheNamespace) {
   CommandResult user = Cli({"exec", "--user", "1000", c.id(), "--", "id", "-u"});
   ASSERT_EQ(user.exit_code, 0) << user.err;
   EXPECT_EQ(user.out, "1000\n");
+  CommandResult unmapped = Cli({"exec", "--user", "70000", c.id(), "--", "id", "-u"});
+  EXPECT_NE(unmapped.exit_code, 0);
+  EXPECT_THAT(unmapped.err, HasSubstr("user: id 70000 is not mapped"));
 }
 
 // Unmounts on scope exit, so that a failing test leaves no mount behind.
