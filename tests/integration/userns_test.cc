@@ -2,8 +2,10 @@
 // owned by it (id-mapped image layers, upper dir written with mapped ids), host files stay
 // out of reach, exec joins the namespace, and "auto" ranges are disjoint, freed on remove
 // and kept across a restart of quiltd.
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -125,6 +127,22 @@ TEST_F(UsernsTest, RootInsideIsAMappedUserOutside) {
   EXPECT_EQ(st.st_gid, kPoolStart);
   ASSERT_EQ(stat(Upper(c.id()).c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, kPoolStart) << "the container's / belongs to its root";
+
+  // On cgroup v2 the container's cgroup is delegated to its root (v1 is left alone).
+  int delegated = 0;
+  for (const std::string& cgroup : ContainerCgroups()) {
+    struct statfs fs {};
+    ASSERT_EQ(statfs(cgroup.c_str(), &fs), 0);
+    if (fs.f_type != CGROUP2_SUPER_MAGIC) continue;
+    ASSERT_EQ(stat((cgroup + "/cgroup.procs").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, kPoolStart) << cgroup;
+    ++delegated;
+  }
+  struct statfs root_fs {};
+  ASSERT_EQ(statfs("/sys/fs/cgroup", &root_fs), 0);
+  if (root_fs.f_type == CGROUP2_SUPER_MAGIC) {
+    EXPECT_EQ(delegated, 1) << "pure v2 host";
+  }
 }
 
 TEST_F(UsernsTest, HostFilesStayOutOfReach) {
