@@ -55,6 +55,8 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
                       "System call filter: default, or unconfined for none");
   command->add_option("--entrypoint", flags->entrypoint,
                       "Executable to run instead of the image's Entrypoint (drops its Cmd)");
+  command->add_option("--userns", flags->userns,
+                      "User namespace: host (none), auto, or HOST_UID:COUNT");
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -86,6 +88,7 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.mutable_cap_add()->Add(flags.cap_add.begin(), flags.cap_add.end());
   spec.mutable_cap_drop()->Add(flags.cap_drop.begin(), flags.cap_drop.end());
   spec.set_seccomp(flags.seccomp);
+  spec.set_userns(flags.userns);
   return spec;
 }
 

@@ -32,6 +32,7 @@ struct SpecFlags {
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
   std::string seccomp;
+  std::string userns;
   // The positional words (all words after "--"): the workload's argv, verbatim.
   std::string entrypoint;
   std::vector<std::string> command;

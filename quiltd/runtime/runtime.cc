@@ -193,7 +193,10 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   // Resolve the user now so that a bad one fails Create, not a later Start.
   QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> lower_dirs,
                          images_->LowerDirs(image.digest));
-  QUILT_RETURN_IF_ERROR(ResolveUser(lower_dirs, spec.user()).status());
+  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(lower_dirs, spec.user()));
+  // Held until the row is in, so that two Creates never pick the same "auto" range.
+  absl::MutexLockMaybe userns_lock(spec.userns() == "auto" ? &userns_mu_ : nullptr);
+  QUILT_RETURN_IF_ERROR(ResolveUserns(&spec, user));
 
   const Bundle bundle(ContainersDir(), record.id);
   auto remove_bundle = absl::MakeCleanup([&] { (void)RemoveTree(bundle.dir); });
@@ -251,6 +254,12 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.seccomp = spec.seccomp() != "unconfined";
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
+  QUILT_ASSIGN_OR_RETURN(UsernsRequest userns, ParseUserns(spec.userns()));
+  if (userns.mode == UsernsMode::kAuto) {
+    return absl::InternalError("spec.userns: \"auto\" was never resolved");
+  }
+  config.userns_host_id = userns.range.host_id;
+  config.userns_size = userns.range.size;
   config.log_path = bundle.log();
   config.state_path = bundle.state();
   config.exit_path = bundle.exit();
@@ -553,6 +562,9 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
     config.uid = user.uid;
     config.gid = user.gid;
     config.additional_gids = user.additional_gids;
+    if (config.userns_size > 0) {
+      QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), config.userns_size, "user"));
+    }
   }
   QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
   return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),

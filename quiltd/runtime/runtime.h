@@ -26,6 +26,8 @@
 #include "quiltd/runtime/exec_launcher.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
+#include "quiltd/runtime/user_resolver.h"
+#include "quiltd/runtime/userns_range.h"
 #include "quiltd/store/state_store.h"
 
 namespace quilt {
@@ -36,6 +38,7 @@ struct RuntimeOptions {
   std::string monitor_path;        // the quilt-monitor executable
   std::string default_image_path;  // tarball imported as "default" on first use
   ExtractLimits image_limits;      // what one image import may unpack
+  IdRange userns_pool;             // host ids for spec.userns "auto"; size 0: none
 };
 
 // A running container's usage, as Stats reports it.
@@ -127,6 +130,10 @@ class Runtime {
           std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher);
 
   absl::StatusOr<ImageRecord> ResolveImage(const std::string& ref);
+  // Replaces spec.userns "auto" with a free range of the pool (call with userns_mu_ held
+  // until the row is inserted) and checks that the user's ids are mapped.
+  absl::Status ResolveUserns(v1::ContainerSpec* spec, const ResolvedUser& user) const;
+  absl::StatusOr<std::vector<IdRange>> UsernsRangesInUse() const;
   absl::StatusOr<MonitorConfig> BuildMonitorConfig(const ContainerRecord& record,
                                                    const v1::ContainerSpec& spec,
                                                    const CgroupPlacement& placement) const;
@@ -163,6 +170,7 @@ class Runtime {
   MonitorLauncher launcher_;
 
   absl::Mutex default_image_mu_;  // one first-use import of the default image at a time
+  absl::Mutex userns_mu_;         // one "auto" range pick-and-insert at a time
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);

@@ -167,4 +167,10 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::vector<std::string>& layer_d
   return out;
 }
 
+std::vector<uint32_t> IdsOf(const ResolvedUser& user) {
+  std::vector<uint32_t> ids = {user.uid, user.gid};
+  ids.insert(ids.end(), user.additional_gids.begin(), user.additional_gids.end());
+  return ids;
+}
+
 }  // namespace quilt

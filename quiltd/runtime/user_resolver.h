@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,5 +26,8 @@ struct ResolvedUser {
 // naming spec.user when a name is unknown or a number is bad.
 absl::StatusOr<ResolvedUser> ResolveUser(const std::vector<std::string>& layer_dirs,
                                          const std::string& user);
+
+// The uid, the gid and the supplementary gids, in that order.
+std::vector<uint32_t> IdsOf(const ResolvedUser& user);
 
 }  // namespace quilt

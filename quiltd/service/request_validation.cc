@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "quiltd/monitor/capabilities.h"
+#include "quiltd/runtime/userns_range.h"
 
 namespace quilt {
 namespace {
@@ -114,6 +115,7 @@ absl::Status ValidateSecurity(const v1::ContainerSpec& spec) {
     return Invalid("spec.seccomp",
                    absl::StrCat("want \"default\" or \"unconfined\", got \"", seccomp, "\""));
   }
+  QUILT_RETURN_IF_ERROR(ParseUserns(spec.userns()).status());
   return absl::OkStatus();
 }
 
