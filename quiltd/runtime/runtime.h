@@ -52,6 +52,14 @@ struct ExecOptions {
   int timeout_seconds = 0;  // 0: none
 };
 
+// A container's root directory opened for a copy (Runtime::OpenCopyRoot).
+struct CopyRoot {
+  std::string id;
+  UniqueFd fd;  // O_PATH directory fd of the container's "/"
+  // Set for a stopped container: keeps it claimed (no Start, no Remove) until destroyed.
+  std::shared_ptr<void> claim;
+};
+
 class Runtime {
  public:
   using RecordCallback = std::function<void(absl::StatusOr<ContainerRecord>)>;
@@ -90,6 +98,13 @@ class Runtime {
   // through a `quilt-monitor exec` helper; the caller streams its pipes. NOT_FOUND for an
   // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
   absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
+
+  // Opens the root of a container for copying files in (`write`) or out: a running one's
+  // through its init's /proc/<pid>/root (checked against the init's pidfd), a stopped one's
+  // as its overlay mounted detached (quiltd/copy/detached_overlay.h), holding the container
+  // claimed meanwhile. NOT_FOUND for an unknown ref; FAILED_PRECONDITION while it is being
+  // started or removed, or to write into a read-only rootfs.
+  absl::StatusOr<CopyRoot> OpenCopyRoot(const std::string& ref, bool write);
 
   // Removes a container and all it owns; returns its id. FAILED_PRECONDITION when it is
   // running (unless `force`) or starting.
@@ -139,6 +154,8 @@ class Runtime {
   // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
   absl::Status Claim(const std::string& id);
   void Release(const std::string& id);
+  absl::StatusOr<CopyRoot> OpenRunningRoot(const ContainerRecord& record);
+  absl::StatusOr<CopyRoot> OpenStoppedRoot(const ContainerRecord& record);
   // Fails a record that cannot run any more and cleans up its cgroup.
   ContainerRecord MarkFailed(ContainerRecord record, const std::string& reason,
                              const std::string& message);
