@@ -30,7 +30,8 @@ struct Location {
 
 Location ParseLocation(const std::string& arg) {
   const size_t colon = arg.find(':');
-  if (colon == std::string::npos || colon == 0 || arg.substr(0, colon).find('/') != std::string::npos) {
+  if (colon == std::string::npos || colon == 0 ||
+      arg.substr(0, colon).find('/') != std::string::npos) {
     return {"", arg};
   }
   std::string path = arg.substr(colon + 1);
@@ -100,8 +101,8 @@ int CopyIn(const GlobalOptions& global, const std::string& src, const Location& 
   // "dir/." copies the directory's contents; anything else the file or directory itself.
   const bool from_stdin = src == "-";
   const bool contents = absl::EndsWith(src, "/.") || src == ".";
-  std::string local = contents ? src.substr(0, src.size() - 1) : Trimmed(src);
-  if (local.empty()) local = ".";
+  std::string local = contents ? src.substr(0, src.size() - 1) : src;
+  local = local.empty() ? "." : Trimmed(local);
   quilt::v1::CopyToRequest header;
   header.set_ref(dst.container);
   header.set_path(dst.path);
@@ -185,7 +186,8 @@ int CopyOut(const GlobalOptions& global, const Location& src, const std::string&
   if (reader->Read(&response) && response.has_stat()) {
     const auto next = [&reader, &response](std::string* chunk) {
       chunk->clear();
-      while (chunk->empty() && reader->Read(&response)) *chunk = std::move(*response.mutable_data());
+      while (chunk->empty() && reader->Read(&response))
+        *chunk = std::move(*response.mutable_data());
       return absl::OkStatus();
     };
     if (dst == "-") {
@@ -195,8 +197,8 @@ int CopyOut(const GlobalOptions& global, const Location& src, const std::string&
       }
     } else {
       absl::StatusOr<LocalTarget> target = ChooseTarget(response.stat(), dst);
-      result = target.ok() ? ExtractLocal(next, target->dir, target->from, target->to)
-                           : target.status();
+      result =
+          target.ok() ? ExtractLocal(next, target->dir, target->from, target->to) : target.status();
     }
   }
   if (!result.ok()) context.TryCancel();
@@ -210,8 +212,8 @@ int RunCp(const GlobalOptions& global, const std::string& src_arg, const std::st
   const Location src = src_arg == "-" ? Location{"", "-"} : ParseLocation(src_arg);
   const Location dst = dst_arg == "-" ? Location{"", "-"} : ParseLocation(dst_arg);
   if (src.container.empty() == dst.container.empty()) {
-    return ReportError(absl::InvalidArgumentError(
-        "cp: exactly one of SRC and DST must be CONTAINER:PATH"));
+    return ReportError(
+        absl::InvalidArgumentError("cp: exactly one of SRC and DST must be CONTAINER:PATH"));
   }
   if (!src.container.empty()) return CopyOut(global, src, dst.path);
   return CopyIn(global, src.path, dst);
@@ -221,12 +223,14 @@ int RunCp(const GlobalOptions& global, const std::string& src_arg, const std::st
 
 void AddCpCommand(CLI::App& app, Invocation& invocation) {
   CLI::App* command = app.add_subcommand(
-      "cp", "Copy files between a container and the host (CONTAINER:PATH on one side; - for a tar)");
+      "cp",
+      "Copy files between a container and the host (CONTAINER:PATH on one side; - for a tar)");
   auto src = std::make_shared<std::string>();
   auto dst = std::make_shared<std::string>();
   command->add_option("src", *src, "Source: a local path, CONTAINER:PATH, or - (tar on stdin)")
       ->required();
-  command->add_option("dst", *dst, "Destination: a local path, CONTAINER:PATH, or - (tar on stdout)")
+  command
+      ->add_option("dst", *dst, "Destination: a local path, CONTAINER:PATH, or - (tar on stdout)")
       ->required();
   OnRun(command, invocation,
         [src, dst](const GlobalOptions& global) { return RunCp(global, *src, *dst); });

@@ -2,10 +2,12 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -98,61 +100,14 @@ absl::Status CopyEntryData(struct archive* disk, struct archive* writer, const S
   }
 }
 
-}  // namespace
-
-absl::Status ArchiveLocalPath(const std::string& path, const std::string& top_name,
-                              const TarSink& sink) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("copy ", path, ": no such file or directory"));
-  }
-  Reader disk(archive_read_disk_new());
-  Writer writer(archive_write_new());
-  if (disk == nullptr || writer == nullptr) return absl::ResourceExhaustedError("out of memory");
-  archive_read_disk_set_symlink_physical(disk.get());
-  archive_read_disk_set_behavior(disk.get(), ARCHIVE_READDISK_NO_XATTR |
-                                                 ARCHIVE_READDISK_NO_ACL |
-                                                 ARCHIVE_READDISK_NO_FFLAGS);
-  archive_write_set_format_pax_restricted(writer.get());
-  archive_write_set_bytes_in_last_block(writer.get(), 1);
-  SinkState state{&sink, absl::OkStatus()};
-  if (archive_write_open(writer.get(), &state, nullptr, &WriteToSink, nullptr) != ARCHIVE_OK ||
-      archive_read_disk_open(disk.get(), path.c_str()) != ARCHIVE_OK) {
-    return ArchiveError(disk.get(), absl::StrCat("copy ", path), state.status);
-  }
-  for (;;) {
-    std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(
-        archive_entry_new(), archive_entry_free);
-    const int r = archive_read_next_header2(disk.get(), entry.get());
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return ArchiveError(disk.get(), absl::StrCat("read ", path), {});
-    archive_read_disk_descend(disk.get());
-    absl::string_view name = archive_entry_pathname(entry.get());
-    absl::ConsumePrefix(&name, path);
-    const std::string renamed = absl::StrCat(top_name, name);
-    archive_entry_set_pathname(entry.get(), renamed.c_str());
-    if (archive_write_header(writer.get(), entry.get()) < ARCHIVE_WARN) {
-      return ArchiveError(writer.get(), absl::StrCat("archive ", renamed), state.status);
-    }
-    if (archive_entry_filetype(entry.get()) == AE_IFREG && archive_entry_size(entry.get()) > 0) {
-      absl::Status copied = CopyEntryData(disk.get(), writer.get(), state, renamed);
-      if (!copied.ok()) return copied;
-    }
-  }
-  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
-    return ArchiveError(writer.get(), "finish archive", state.status);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ExtractLocal(const TarSource& source, const std::string& dest_dir,
-                          const std::string& from, const std::string& to) {
+absl::Status ExtractHere(const TarSource& source, const std::string& from, const std::string& to) {
   Reader reader(archive_read_new());
   Writer writer(archive_write_disk_new());
   if (reader == nullptr || writer == nullptr) return absl::ResourceExhaustedError("out of memory");
   archive_read_support_format_tar(reader.get());
   int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-              ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK;
+              ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+              ARCHIVE_EXTRACT_UNLINK;
   if (::geteuid() == 0) flags |= ARCHIVE_EXTRACT_OWNER;
   archive_write_disk_set_options(writer.get(), flags);
   SourceState state{&source, {}, absl::OkStatus()};
@@ -169,13 +124,13 @@ absl::Status ExtractLocal(const TarSource& source, const std::string& dest_dir,
     if (name.empty() || name[0] == '/' || HasDotDot(name) || renamed.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("entry \"", name, "\": refused"));
     }
-    archive_entry_set_pathname(entry, absl::StrCat(dest_dir, "/", renamed).c_str());
+    archive_entry_set_pathname(entry, renamed.c_str());
     if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
       const std::string target = Rename(link, from, to);
       if (link[0] == '/' || HasDotDot(link) || target.empty()) {
         return absl::InvalidArgumentError(absl::StrCat("entry \"", name, "\": bad hard link"));
       }
-      archive_entry_set_hardlink(entry, absl::StrCat(dest_dir, "/", target).c_str());
+      archive_entry_set_hardlink(entry, target.c_str());
     }
     if (archive_write_header(writer.get(), entry) < ARCHIVE_WARN) {
       return ArchiveError(writer.get(), absl::StrCat("extract ", renamed), {});
@@ -199,6 +154,73 @@ absl::Status ExtractLocal(const TarSource& source, const std::string& dest_dir,
     return ArchiveError(writer.get(), "finish extraction", {});
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ArchiveLocalPath(const std::string& path, const std::string& top_name,
+                              const TarSink& sink) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("copy ", path, ": no such file or directory"));
+  }
+  Reader disk(archive_read_disk_new());
+  Writer writer(archive_write_new());
+  if (disk == nullptr || writer == nullptr) return absl::ResourceExhaustedError("out of memory");
+  archive_read_disk_set_symlink_physical(disk.get());
+  archive_read_disk_set_behavior(
+      disk.get(), ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
+  archive_write_set_format_pax_restricted(writer.get());
+  archive_write_set_bytes_in_last_block(writer.get(), 1);
+  SinkState state{&sink, absl::OkStatus()};
+  if (archive_write_open(writer.get(), &state, nullptr, &WriteToSink, nullptr) != ARCHIVE_OK ||
+      archive_read_disk_open(disk.get(), path.c_str()) != ARCHIVE_OK) {
+    return ArchiveError(disk.get(), absl::StrCat("copy ", path), state.status);
+  }
+  for (;;) {
+    std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(
+        archive_entry_new(), archive_entry_free);
+    const int r = archive_read_next_header2(disk.get(), entry.get());
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) return ArchiveError(disk.get(), absl::StrCat("read ", path), {});
+    archive_read_disk_descend(disk.get());
+    absl::string_view rest = archive_entry_pathname(entry.get());
+    absl::ConsumePrefix(&rest, path);
+    while (absl::ConsumePrefix(&rest, "/")) {
+    }
+    const std::string renamed = rest.empty() ? top_name : absl::StrCat(top_name, "/", rest);
+    archive_entry_set_pathname(entry.get(), renamed.c_str());
+    if (archive_write_header(writer.get(), entry.get()) < ARCHIVE_WARN) {
+      return ArchiveError(writer.get(), absl::StrCat("archive ", renamed), state.status);
+    }
+    if (archive_entry_filetype(entry.get()) == AE_IFREG && archive_entry_size(entry.get()) > 0) {
+      absl::Status copied = CopyEntryData(disk.get(), writer.get(), state, renamed);
+      if (!copied.ok()) return copied;
+    }
+  }
+  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
+    return ArchiveError(writer.get(), "finish archive", state.status);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExtractLocal(const TarSource& source, const std::string& dest_dir,
+                          const std::string& from, const std::string& to) {
+  // libarchive's symlink check covers every component of the names it is given, so entries
+  // are named relative to the destination (the user's own path may hold symlinks); the CLI
+  // is the only user of its working directory, which is restored at the end.
+  const int previous = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (::chdir(dest_dir.c_str()) != 0) {
+    const int error = errno;
+    if (previous >= 0) ::close(previous);
+    return absl::NotFoundError(absl::StrCat("copy to ", dest_dir, ": ", strerror(error)));
+  }
+  absl::Status status = ExtractHere(source, from, to);
+  if (previous >= 0) {
+    (void)!::fchdir(previous);
+    ::close(previous);
+  }
+  return status;
 }
 
 }  // namespace quilt::cli

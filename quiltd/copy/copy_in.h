@@ -16,7 +16,6 @@ namespace quilt {
 // Returns the container path the copy landed at. NOT_FOUND for a missing destination or
 // parent, ExtractTar's errors otherwise.
 absl::StatusOr<std::string> CopyIntoRoot(int root_fd, const std::string& path,
-                                         const std::string& source_name,
-                                         const ChunkSource& source);
+                                         const std::string& source_name, const ChunkSource& source);
 
 }  // namespace quilt

@@ -39,13 +39,11 @@ absl::StatusOr<UniqueFd> Openat2(int dir_fd, absl::string_view path, int flags, 
 
 }  // namespace
 
-absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, absl::string_view path, int flags,
-                                    mode_t mode) {
+absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, absl::string_view path, int flags, mode_t mode) {
   return Openat2(root_fd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
-absl::StatusOr<UniqueFd> OpenBeneath(int dir_fd, absl::string_view path, int flags,
-                                     mode_t mode) {
+absl::StatusOr<UniqueFd> OpenBeneath(int dir_fd, absl::string_view path, int flags, mode_t mode) {
   return Openat2(dir_fd, path, flags, mode,
                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }

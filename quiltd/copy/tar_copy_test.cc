@@ -2,21 +2,23 @@
 // hostile container would plant: nothing outside the root may be read or written.
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/fs.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/status_macros.h"
 #include "quiltd/copy/copy_in.h"
 #include "quiltd/copy/path_in_root.h"
 #include "quiltd/copy/tar_extractor.h"
@@ -130,7 +132,7 @@ class TarCopyTest : public ::testing::Test {
     QUILT_ASSIGN_OR_RETURN(TarSource source, OpenTarSource(root_fd_.get(), path));
     std::string tar;
     QUILT_RETURN_IF_ERROR(WriteTar(source, [&tar](absl::string_view b) {
-      tar.append(b);
+      tar.append(b.data(), b.size());
       return absl::OkStatus();
     }));
     return tar;
@@ -190,9 +192,9 @@ TEST_F(TarCopyTest, CopyIntoDirectoryOrAsPath) {
 // path or by a ".." chain, is replaced, never written through.
 TEST_F(TarCopyTest, SymlinkAtDestinationIsNotFollowedOut) {
   ASSERT_EQ(::symlink((host_ + "/secret").c_str(), (root_ + "/etc/x").c_str()), 0);
-  ASSERT_EQ(::symlink(("../../../../../../.." + host_ + "/secret").c_str(),
-                      (root_ + "/etc/y").c_str()),
-            0);
+  ASSERT_EQ(
+      ::symlink(("../../../../../../.." + host_ + "/secret").c_str(), (root_ + "/etc/y").c_str()),
+      0);
   ASSERT_TRUE(CopyIn("/etc/x", "f", {{"f", AE_IFREG, "evil"}}).ok());
   ASSERT_TRUE(CopyIn("/etc/y", "f", {{"f", AE_IFREG, "evil"}}).ok());
   ExpectHostUntouched();

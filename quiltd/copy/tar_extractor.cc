@@ -168,14 +168,14 @@ class Extractor {
       return EntryError(name, "device node or socket");
     }
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > plan_.max_entry_bytes) {
-      return EntryError(name, absl::StrCat("size exceeds the limit of ", plan_.max_entry_bytes,
-                                           " bytes"));
+      return EntryError(
+          name, absl::StrCat("size exceeds the limit of ", plan_.max_entry_bytes, " bytes"));
     }
     QUILT_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(name, parts));
     const std::string& leaf = parts.back();
     bool exists_as_dir = false;
-    QUILT_RETURN_IF_ERROR(MakeRoom(name, parent.get(), leaf, type == AE_IFDIR && !hardlink,
-                                   &exists_as_dir));
+    QUILT_RETURN_IF_ERROR(
+        MakeRoom(name, parent.get(), leaf, type == AE_IFDIR && !hardlink, &exists_as_dir));
     if (hardlink != nullptr) return MakeHardLink(name, hardlink, parent.get(), leaf);
     switch (type) {
       case AE_IFDIR:
@@ -195,7 +195,8 @@ class Extractor {
     if (!exists && ::mkdirat(parent, leaf.c_str(), 0700) != 0) {
       return EntryErrno(name, "create directory");
     }
-    dirs_.push_back({absl::StrJoin(parts, "/"), archive_entry_perm(entry),
+    dirs_.push_back({absl::StrJoin(parts, "/"),
+                     archive_entry_perm(entry),
                      static_cast<uid_t>(archive_entry_uid(entry)),
                      static_cast<gid_t>(archive_entry_gid(entry)),
                      {archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)}});
@@ -204,8 +205,8 @@ class Extractor {
 
   absl::Status WriteFile(struct archive* reader, absl::string_view name,
                          struct archive_entry* entry, int parent, const std::string& leaf) {
-    UniqueFd fd(::openat(parent, leaf.c_str(),
-                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(
+        ::openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return EntryErrno(name, "create");
     for (;;) {
       const void* buf = nullptr;
@@ -258,9 +259,9 @@ class Extractor {
 
   absl::Status SetLinkMetadata(absl::string_view name, struct archive_entry* entry, int parent,
                                const std::string& leaf) const {
-    if (as_root_ && ::fchownat(parent, leaf.c_str(), static_cast<uid_t>(archive_entry_uid(entry)),
-                               static_cast<gid_t>(archive_entry_gid(entry)),
-                               AT_SYMLINK_NOFOLLOW) != 0) {
+    if (as_root_ &&
+        ::fchownat(parent, leaf.c_str(), static_cast<uid_t>(archive_entry_uid(entry)),
+                   static_cast<gid_t>(archive_entry_gid(entry)), AT_SYMLINK_NOFOLLOW) != 0) {
       return EntryErrno(name, "chown");
     }
     const timespec times[2] = {{0, UTIME_OMIT},

@@ -195,21 +195,21 @@ absl::StatusOr<TarSource> OpenTarSource(int root_fd, absl::string_view path) {
   if (contents) {
     QUILT_ASSIGN_OR_RETURN(source.parent, OpenInRoot(root_fd, path, O_RDONLY | O_DIRECTORY));
     if (::fstat(source.parent.get(), &source.st) != 0) return ErrnoStatus("stat source");
-    source.name = ".";
+    source.name.assign(1, '.');
     return source;
   }
   const bool must_be_dir = absl::EndsWith(trimmed, "/");
   while (absl::ConsumeSuffix(&trimmed, "/")) {
   }
   const size_t slash = trimmed.rfind('/');
-  const absl::string_view parent = slash == absl::string_view::npos ? "/" : trimmed.substr(0, slash + 1);
+  const absl::string_view parent =
+      slash == absl::string_view::npos ? "/" : trimmed.substr(0, slash + 1);
   source.name = std::string(slash == absl::string_view::npos ? trimmed : trimmed.substr(slash + 1));
   if (source.name == "..") {
     return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\" ends in \"..\""));
   }
   QUILT_ASSIGN_OR_RETURN(source.parent, OpenInRoot(root_fd, parent, O_PATH | O_DIRECTORY));
-  if (::fstatat(source.parent.get(), source.name.c_str(), &source.st, AT_SYMLINK_NOFOLLOW) !=
-      0) {
+  if (::fstatat(source.parent.get(), source.name.c_str(), &source.st, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoStatus(absl::StrCat("stat ", path));
   }
   if (must_be_dir && !S_ISDIR(source.st.st_mode)) {

@@ -56,9 +56,9 @@ absl::StatusOr<CopyRoot> Runtime::OpenStoppedRoot(const ContainerRecord& stale) 
   // Started between the lookup and the claim: the running root is the one to use.
   if (record.state == ContainerState::kRunning) return OpenRunningRoot(record);
   const Bundle bundle(ContainersDir(), id);
-  QUILT_ASSIGN_OR_RETURN(UniqueFd root,
-                         MountDetachedOverlay({images_->RootfsDir(record.image_digest)},
-                                              bundle.upper(), bundle.work()));
+  QUILT_ASSIGN_OR_RETURN(
+      UniqueFd root, MountDetachedOverlay({images_->RootfsDir(record.image_digest)}, bundle.upper(),
+                                          bundle.work()));
   return CopyRoot{id, std::move(root), std::move(claim)};
 }
 

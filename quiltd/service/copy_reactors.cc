@@ -31,21 +31,27 @@ CopyToReactor::CopyToReactor(Runtime* runtime, v1::CopyToResponse* response)
 }
 
 void CopyToReactor::OnReadDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  if (!ok) {
-    end_ = true;
-    if (!started_) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "ref: the stream ended before its first message"));
+  bool never_started = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      end_ = true;
+      never_started = !started_;
+    } else {
+      chunk_ = std::move(*request_.mutable_data());
+      has_chunk_ = true;
+      if (!started_) {
+        started_ = true;
+        v1::CopyToRequest header = request_;
+        thread_ =
+            std::thread([this, header = std::move(header)]() mutable { Run(std::move(header)); });
+      }
     }
-    return;
   }
-  chunk_ = std::move(*request_.mutable_data());
-  has_chunk_ = true;
-  if (!started_) {
-    started_ = true;
-    v1::CopyToRequest header = request_;
-    thread_ = std::thread([this, header = std::move(header)]() mutable { Run(std::move(header)); });
+  // Outside the lock: OnDone, which deletes this reactor, may follow Finish at once.
+  if (never_started) {
+    Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "ref: the stream ended before its first message"));
   }
 }
 

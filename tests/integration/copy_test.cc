@@ -93,14 +93,8 @@ class CopyTest : public QuiltdTest {
     return reader->Finish();
   }
 
-  // Runs the attack copies into and out of `ref`: nothing may reach the host files.
+  // Runs the attack copies out of and then into `ref`: nothing may reach the host files.
   void Attack(const std::string& ref) {
-    const std::string payload = dir_ + "/payload";
-    WriteFile(payload, "evil\n", 0644);
-    for (const char* dst : {":/etc/x", ":/etc/y", ":/d/secret", ":/d/", ":/etc/sub/up/"}) {
-      Cli({"cp", payload, ref + dst});
-      ExpectHostUntouched();
-    }
     // Out: a symlink is copied as a link; a path through one resolves inside the container.
     for (const char* src : {"/etc/x", "/etc/y", "/d/secret", "/etc/sub/up/secret", "/etc/."}) {
       std::string tar;
@@ -113,6 +107,13 @@ class CopyTest : public QuiltdTest {
     EXPECT_TRUE(S_ISLNK(ModeOf(out + "/x")));
     EXPECT_NE(Cli({"cp", ref + ":/d/secret", out + "/s"}).exit_code, 0);
     ExpectHostUntouched();
+    // In: the planted symlinks are replaced or resolve inside the container.
+    const std::string payload = dir_ + "/payload";
+    WriteFile(payload, "evil\n", 0644);
+    for (const char* dst : {":/etc/x", ":/etc/y", ":/d/secret", ":/d/", ":/etc/sub/up/"}) {
+      Cli({"cp", payload, ref + dst});
+      ExpectHostUntouched();
+    }
   }
 
   std::string host_dir_;
@@ -131,8 +132,9 @@ TEST_F(CopyTest, FilesAndDirectoriesInAndOutOfRunningContainer) {
   CommandResult in = Cli({"cp", src, c.id() + ":/tmp"});
   ASSERT_EQ(in.exit_code, 0) << in.err;
   EXPECT_EQ(Exec(c.id(), {"/tmp/tree/run.sh"}), "hi\n");
-  EXPECT_EQ(Exec(c.id(), {"stat", "-c", "%a", "/tmp/tree", "/tmp/tree/run.sh", "/tmp/tree/sub/data"}),
-            "750\n751\n600\n");
+  EXPECT_EQ(
+      Exec(c.id(), {"stat", "-c", "%a", "/tmp/tree", "/tmp/tree/run.sh", "/tmp/tree/sub/data"}),
+      "750\n751\n600\n");
   EXPECT_EQ(Exec(c.id(), {"readlink", "/tmp/tree/link"}), "run.sh\n");
   // A file copied as a new name.
   ASSERT_EQ(Cli({"cp", src + "/sub/data", c.id() + ":/etc/renamed"}).exit_code, 0);
@@ -151,11 +153,11 @@ TEST_F(CopyTest, FilesAndDirectoriesInAndOutOfRunningContainer) {
   EXPECT_EQ(Slurp(back + "/renamed"), "data\n");
 
   // "-": a tar on stdin and stdout.
-  CommandResult piped = RunCommand(
-      {"/bin/sh", "-c",
-       "tar -C " + src + " -cf - sub | " + QUILT_CLI_PATH + " --socket " + socket_ + " cp - " +
-           c.id() + ":/tmp && " + QUILT_CLI_PATH + " --socket " + socket_ + " cp " + c.id() +
-           ":/tmp/sub - | tar -tf -"});
+  CommandResult piped =
+      RunCommand({"/bin/sh", "-c",
+                  "tar -C " + src + " -cf - sub | " + QUILT_CLI_PATH + " --socket " + socket_ +
+                      " cp - " + c.id() + ":/tmp && " + QUILT_CLI_PATH + " --socket " + socket_ +
+                      " cp " + c.id() + ":/tmp/sub - | tar -tf -"});
   ASSERT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_THAT(piped.out, HasSubstr("sub/data"));
   Cli({"rm", "-f", c.id()});
