@@ -55,9 +55,10 @@ struct ExecOptions {
 // A container's root directory opened for a copy (Runtime::OpenCopyRoot).
 struct CopyRoot {
   std::string id;
-  UniqueFd fd;  // O_PATH directory fd of the container's "/"
   // Set for a stopped container: keeps it claimed (no Start, no Remove) until destroyed.
+  // Declared before `fd` so that the overlay is unmounted before the claim ends.
   std::shared_ptr<void> claim;
+  UniqueFd fd;  // O_PATH directory fd of the container's "/"
 };
 
 class Runtime {

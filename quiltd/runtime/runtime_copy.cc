@@ -42,7 +42,7 @@ absl::StatusOr<CopyRoot> Runtime::OpenRunningRoot(const ContainerRecord& record)
     return absl::FailedPreconditionError(
         absl::StrCat("copy ", record.id.substr(0, 12), ": container init is gone"));
   }
-  return CopyRoot{record.id, std::move(root), nullptr};
+  return CopyRoot{record.id, nullptr, std::move(root)};
 }
 
 // A stopped container's overlay is mounted detached for the copy alone, with the same
@@ -59,7 +59,7 @@ absl::StatusOr<CopyRoot> Runtime::OpenStoppedRoot(const ContainerRecord& stale) 
   QUILT_ASSIGN_OR_RETURN(
       UniqueFd root, MountDetachedOverlay({images_->RootfsDir(record.image_digest)}, bundle.upper(),
                                           bundle.work()));
-  return CopyRoot{id, std::move(root), std::move(claim)};
+  return CopyRoot{id, std::move(claim), std::move(root)};
 }
 
 }  // namespace quilt
