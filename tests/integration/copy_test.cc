@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -185,6 +187,58 @@ TEST_F(CopyTest, IntoCreatedAndOutOfExitedContainer) {
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(Slurp(back), "configured\n");
   EXPECT_EQ(ModeOf(back) & 07777, 0640u);
+  Cli({"rm", id});
+}
+
+// A copy into a stopped container holds it: its overlay is mounted (detached) on the same
+// upper dir the container's start would mount, so Start must wait for the copy's end.
+TEST_F(CopyTest, StartWaitsForACopyIntoTheStoppedContainer) {
+  v1::CreateRequest request;
+  *request.mutable_spec() = Spec({"cat", "/big"});
+  v1::CreateResponse created;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(containers_->Create(&ctx, request, &created).ok());
+  }
+  const std::string id = created.container().id();
+  // A tar of one 1 MiB file, sent in two halves with a pause between.
+  const std::string big = dir_ + "/big";
+  WriteFile(big, std::string(1 << 20, 'b'), 0644);
+  CommandResult tar = RunCommand({"/bin/tar", "-C", dir_, "-cf", dir_ + "/big.tar", "big"});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  std::ifstream in(dir_ + "/big.tar", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  grpc::ClientContext copy_ctx;
+  v1::CopyToResponse copied;
+  auto writer = containers_->CopyTo(&copy_ctx, &copied);
+  v1::CopyToRequest first;
+  first.set_ref(id);
+  first.set_path("/");
+  first.set_data(bytes.substr(0, bytes.size() / 2));
+  ASSERT_TRUE(writer->Write(first));
+  // The copy has claimed the container once a CopyFrom of it is refused as busy.
+  bool busy = false;
+  for (int i = 0; i < 200 && !busy; ++i) {
+    std::string ignored;
+    busy = CopyFrom(id, "/etc/hostname", &ignored).error_code() ==
+           grpc::StatusCode::FAILED_PRECONDITION;
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(busy);
+  EXPECT_NE(Cli({"start", id}).exit_code, 0);
+
+  v1::CopyToRequest rest;
+  rest.set_data(bytes.substr(bytes.size() / 2));
+  ASSERT_TRUE(writer->Write(rest));
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(copied.path(), "/");
+  CommandResult started = Cli({"start", id});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  WaitFor(id);
+  EXPECT_EQ(Logs(id).size(), size_t{1} << 20);
   Cli({"rm", id});
 }
 
