@@ -156,6 +156,40 @@ absl::Status ExtractHere(const TarSource& source, const std::string& from, const
   return absl::OkStatus();
 }
 
+// Walks `path` with `disk` and writes every entry to `writer`, then closes it.
+absl::Status ArchiveTree(struct archive* disk, struct archive* writer, SinkState& state,
+                         const std::string& path, const std::string& top_name) {
+  if (archive_write_open(writer, &state, nullptr, &WriteToSink, nullptr) != ARCHIVE_OK ||
+      archive_read_disk_open(disk, path.c_str()) != ARCHIVE_OK) {
+    return ArchiveError(disk, absl::StrCat("copy ", path), state.status);
+  }
+  for (;;) {
+    std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(
+        archive_entry_new(), archive_entry_free);
+    const int r = archive_read_next_header2(disk, entry.get());
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) return ArchiveError(disk, absl::StrCat("read ", path), {});
+    archive_read_disk_descend(disk);
+    absl::string_view rest = archive_entry_pathname(entry.get());
+    absl::ConsumePrefix(&rest, path);
+    while (absl::ConsumePrefix(&rest, "/")) {
+    }
+    const std::string renamed = rest.empty() ? top_name : absl::StrCat(top_name, "/", rest);
+    archive_entry_set_pathname(entry.get(), renamed.c_str());
+    if (archive_write_header(writer, entry.get()) < ARCHIVE_WARN) {
+      return ArchiveError(writer, absl::StrCat("archive ", renamed), state.status);
+    }
+    if (archive_entry_filetype(entry.get()) == AE_IFREG && archive_entry_size(entry.get()) > 0) {
+      absl::Status copied = CopyEntryData(disk, writer, state, renamed);
+      if (!copied.ok()) return copied;
+    }
+  }
+  if (archive_write_close(writer) != ARCHIVE_OK) {
+    return ArchiveError(writer, "finish archive", state.status);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ArchiveLocalPath(const std::string& path, const std::string& top_name,
@@ -164,6 +198,8 @@ absl::Status ArchiveLocalPath(const std::string& path, const std::string& top_na
   if (::lstat(path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat("copy ", path, ": no such file or directory"));
   }
+  // Declared before the writer: freeing a writer that was not closed still flushes to it.
+  SinkState state{&sink, absl::OkStatus()};
   Reader disk(archive_read_disk_new());
   Writer writer(archive_write_new());
   if (disk == nullptr || writer == nullptr) return absl::ResourceExhaustedError("out of memory");
@@ -172,36 +208,10 @@ absl::Status ArchiveLocalPath(const std::string& path, const std::string& top_na
       disk.get(), ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
   archive_write_set_format_pax_restricted(writer.get());
   archive_write_set_bytes_in_last_block(writer.get(), 1);
-  SinkState state{&sink, absl::OkStatus()};
-  if (archive_write_open(writer.get(), &state, nullptr, &WriteToSink, nullptr) != ARCHIVE_OK ||
-      archive_read_disk_open(disk.get(), path.c_str()) != ARCHIVE_OK) {
-    return ArchiveError(disk.get(), absl::StrCat("copy ", path), state.status);
-  }
-  for (;;) {
-    std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(
-        archive_entry_new(), archive_entry_free);
-    const int r = archive_read_next_header2(disk.get(), entry.get());
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return ArchiveError(disk.get(), absl::StrCat("read ", path), {});
-    archive_read_disk_descend(disk.get());
-    absl::string_view rest = archive_entry_pathname(entry.get());
-    absl::ConsumePrefix(&rest, path);
-    while (absl::ConsumePrefix(&rest, "/")) {
-    }
-    const std::string renamed = rest.empty() ? top_name : absl::StrCat(top_name, "/", rest);
-    archive_entry_set_pathname(entry.get(), renamed.c_str());
-    if (archive_write_header(writer.get(), entry.get()) < ARCHIVE_WARN) {
-      return ArchiveError(writer.get(), absl::StrCat("archive ", renamed), state.status);
-    }
-    if (archive_entry_filetype(entry.get()) == AE_IFREG && archive_entry_size(entry.get()) > 0) {
-      absl::Status copied = CopyEntryData(disk.get(), writer.get(), state, renamed);
-      if (!copied.ok()) return copied;
-    }
-  }
-  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
-    return ArchiveError(writer.get(), "finish archive", state.status);
-  }
-  return absl::OkStatus();
+  absl::Status status = ArchiveTree(disk.get(), writer.get(), state, path, top_name);
+  // After a failure (the server may have ended the call) nothing more goes to the stream.
+  if (!status.ok()) archive_write_fail(writer.get());
+  return status;
 }
 
 absl::Status ExtractLocal(const TarSource& source, const std::string& dest_dir,

@@ -78,10 +78,14 @@ class TarWriter {
         ARCHIVE_OK) {
       return WriterError("open archive");
     }
-    if (source.name == ".") {
-      QUILT_RETURN_IF_ERROR(AddChildren(source.parent.get(), "", 0));
-    } else {
-      QUILT_RETURN_IF_ERROR(AddEntry(source.parent.get(), source.name, source.name, 0));
+    absl::Status status = source.name == "."
+                              ? AddChildren(source.parent.get(), "", 0)
+                              : AddEntry(source.parent.get(), source.name, source.name, 0);
+    if (!status.ok()) {
+      // Freeing a writer that was not closed would still write the archive's end to the
+      // sink: after a failure the stream must end with the error, not with a valid tar.
+      archive_write_fail(writer_.get());
+      return status;
     }
     if (archive_write_close(writer_.get()) != ARCHIVE_OK) return WriterError("finish archive");
     return absl::OkStatus();

@@ -217,15 +217,16 @@ TEST_F(CopyTest, StartWaitsForACopyIntoTheStoppedContainer) {
   first.set_path("/");
   first.set_data(bytes.substr(0, bytes.size() / 2));
   ASSERT_TRUE(writer->Write(first));
-  // The copy has claimed the container once a CopyFrom of it is refused as busy.
-  bool busy = false;
-  for (int i = 0; i < 200 && !busy; ++i) {
-    std::string ignored;
-    busy = CopyFrom(id, "/etc/hostname", &ignored).error_code() ==
-           grpc::StatusCode::FAILED_PRECONDITION;
-    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The copy holds the container once it has mounted the overlay, which creates "work"
+  // inside the container's (until then empty) overlay work dir.
+  const std::string work = state_dir_ + "/containers/" + id + "/work/work";
+  bool mounted = false;
+  for (int i = 0; i < 400 && !mounted; ++i) {
+    struct stat st;
+    mounted = ::stat(work.c_str(), &st) == 0;
+    if (!mounted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_TRUE(busy);
+  ASSERT_TRUE(mounted) << work;
   EXPECT_NE(Cli({"start", id}).exit_code, 0);
 
   v1::CopyToRequest rest;
@@ -262,11 +263,14 @@ TEST_F(CopyTest, UnknownContainerAndMissingPathAreNotFound) {
   writer->WritesDone();
   EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 
+  // Big enough that the server refuses it while the CLI is still sending.
   const std::string file = dir_ + "/f";
-  WriteFile(file, "x", 0644);
-  CommandResult cli = Cli({"cp", file, c.id() + ":/no/such/dir/f"});
-  EXPECT_NE(cli.exit_code, 0);
-  EXPECT_THAT(cli.err, HasSubstr("does not exist"));
+  WriteFile(file, std::string(8 << 20, 'x'), 0644);
+  for (const char* dst : {":/no/such/dir/f", ":/no/such/dir/"}) {
+    CommandResult cli = Cli({"cp", file, c.id() + dst});
+    EXPECT_EQ(cli.exit_code, 1);
+    EXPECT_THAT(cli.err, HasSubstr("does not exist")) << dst;
+  }
   Cli({"rm", "-f", c.id()});
 }
 
