@@ -55,8 +55,9 @@ struct ExecOptions {
 // A container's root directory opened for a copy (Runtime::OpenCopyRoot).
 struct CopyRoot {
   std::string id;
-  // Set for a stopped container: keeps it claimed (no Start, no Remove) until destroyed.
-  // Declared before `fd` so that the overlay is unmounted before the claim ends.
+  // Set for a stopped container: its detached overlay, shared with concurrent copies; the
+  // container stays claimed (no Start, no Remove) until the last copy drops it. Declared
+  // before `fd` so that every fd of the mount is closed before the claim ends.
   std::shared_ptr<void> claim;
   UniqueFd fd;  // O_PATH directory fd of the container's "/"
 };
@@ -175,6 +176,12 @@ class Runtime {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
+
+  // Detached overlays of stopped containers being copied to or from, shared by concurrent
+  // copies of one container (each holds a reference; the last one unmounts and releases).
+  absl::Mutex copy_mounts_mu_;
+  absl::flat_hash_map<std::string, std::weak_ptr<UniqueFd>> copy_mounts_
+      ABSL_GUARDED_BY(copy_mounts_mu_);
 };
 
 }  // namespace quilt

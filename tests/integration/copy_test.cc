@@ -227,6 +227,11 @@ TEST_F(CopyTest, StartWaitsForACopyIntoTheStoppedContainer) {
     if (!mounted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(mounted) << work;
+  // Another copy meanwhile shares the mount; Start waits for both.
+  std::string tar_out;
+  grpc::Status concurrent = CopyFrom(id, "/etc/hostname", &tar_out);
+  EXPECT_TRUE(concurrent.ok()) << concurrent.error_message();
+  EXPECT_FALSE(tar_out.empty());
   EXPECT_NE(Cli({"start", id}).exit_code, 0);
 
   v1::CopyToRequest rest;
