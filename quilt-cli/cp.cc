@@ -106,7 +106,7 @@ int CopyIn(const GlobalOptions& global, const std::string& src, const Location& 
   quilt::v1::CopyToRequest header;
   header.set_ref(dst.container);
   header.set_path(dst.path);
-  if (!from_stdin && !contents) header.set_source_name(BaseName(src));
+  if (!from_stdin) header.set_source_name(contents ? "." : BaseName(src));
   if (!from_stdin) {
     struct stat st;
     if (::lstat(local.c_str(), &st) != 0) {
@@ -124,7 +124,7 @@ int CopyIn(const GlobalOptions& global, const std::string& src, const Location& 
   CopyToStream stream(writer.get());
   if (sent.ok() && from_stdin) sent = StdinToStream(stream);
   if (sent.ok() && !from_stdin) {
-    sent = ArchiveLocalPath(local, contents ? "." : header.source_name(),
+    sent = ArchiveLocalPath(local, header.source_name(),
                             [&stream](absl::string_view bytes) { return stream.Add(bytes); });
     if (sent.ok()) sent = stream.Flush();
   }

@@ -22,11 +22,38 @@ std::string Join(absl::string_view dir, absl::string_view name) {
   return absl::EndsWith(dir, "/") ? absl::StrCat(dir, name) : absl::StrCat(dir, "/", name);
 }
 
+// The contents of a directory (entries "." and "./..."): into `path`, which is made (0755)
+// when missing and its parent exists.
+absl::StatusOr<std::string> CopyContentsIntoRoot(int root_fd, const std::string& path,
+                                                 const ChunkSource& source) {
+  absl::StatusOr<UniqueFd> target = OpenInRoot(root_fd, path, O_PATH | O_DIRECTORY);
+  if (!target.ok() && errno == ENOENT) {
+    absl::string_view trimmed = path;
+    while (trimmed.size() > 1 && absl::ConsumeSuffix(&trimmed, "/")) {
+    }
+    const size_t slash = trimmed.rfind('/');
+    const std::string leaf(trimmed.substr(slash + 1));
+    absl::StatusOr<UniqueFd> parent =
+        OpenInRoot(root_fd, trimmed.substr(0, slash + 1), O_PATH | O_DIRECTORY);
+    if (!parent.ok() && errno == ENOENT) return Missing("the parent directory", path);
+    QUILT_RETURN_IF_ERROR(parent.status());
+    if (leaf.empty() || leaf == "." || ::mkdirat(parent->get(), leaf.c_str(), 0755) != 0) {
+      return ErrnoStatus(leaf.empty() || leaf == "." ? EEXIST : errno,
+                         absl::StrCat("copy into ", path, ": create directory"));
+    }
+    target = OpenBeneath(parent->get(), leaf, O_PATH | O_DIRECTORY);
+  }
+  QUILT_RETURN_IF_ERROR(target.status());
+  QUILT_RETURN_IF_ERROR(ExtractTar(source, target->get(), ExtractPlan{}));
+  return path;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> CopyIntoRoot(int root_fd, const std::string& path,
                                          const std::string& source_name,
                                          const ChunkSource& source) {
+  if (source_name == ".") return CopyContentsIntoRoot(root_fd, path, source);
   ExtractPlan plan;
   plan.source_name = source_name;
   plan.target_name = source_name;

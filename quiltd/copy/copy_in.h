@@ -13,6 +13,8 @@ namespace quilt {
 //  - else, with a `source_name`: as `path` itself, into its parent (which must exist), the
 //    archive's top entry renamed to the last component of `path`;
 //  - else NOT_FOUND (a tar of any entries needs an existing directory).
+// `source_name` "." means the archive holds a directory's contents: they go into `path`,
+// which is created when missing (its parent must exist).
 // Returns the container path the copy landed at. NOT_FOUND for a missing destination or
 // parent, ExtractTar's errors otherwise.
 absl::StatusOr<std::string> CopyIntoRoot(int root_fd, const std::string& path,

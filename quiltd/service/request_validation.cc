@@ -211,7 +211,7 @@ absl::Status ValidateCopyToRequest(const v1::CopyToRequest& request) {
   const std::string& name = request.source_name();
   if (name.empty()) return absl::OkStatus();
   QUILT_RETURN_IF_ERROR(ValidateText("source_name", name, 255));
-  if (name == "." || name == ".." || absl::StrContains(name, '/')) {
+  if (name == ".." || absl::StrContains(name, '/')) {
     return Invalid("source_name", absl::StrCat("must be one path component, got \"", name, "\""));
   }
   return absl::OkStatus();

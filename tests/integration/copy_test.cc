@@ -138,6 +138,10 @@ TEST_F(CopyTest, FilesAndDirectoriesInAndOutOfRunningContainer) {
       Exec(c.id(), {"stat", "-c", "%a", "/tmp/tree", "/tmp/tree/run.sh", "/tmp/tree/sub/data"}),
       "750\n751\n600\n");
   EXPECT_EQ(Exec(c.id(), {"readlink", "/tmp/tree/link"}), "run.sh\n");
+  // "dir/." copies the contents, into a directory made for them.
+  CommandResult contents = Cli({"cp", src + "/.", c.id() + ":/root/new"});
+  ASSERT_EQ(contents.exit_code, 0) << contents.err;
+  EXPECT_EQ(Exec(c.id(), {"cat", "/root/new/sub/data"}), "data\n");
   // A file copied as a new name.
   ASSERT_EQ(Cli({"cp", src + "/sub/data", c.id() + ":/etc/renamed"}).exit_code, 0);
   EXPECT_EQ(Exec(c.id(), {"cat", "/etc/renamed"}), "data\n");
