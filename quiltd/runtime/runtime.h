@@ -153,7 +153,7 @@ class Runtime {
   void Recover();
   void RecoverContainer(ContainerRecord record);
   void RemoveOrphans();
-  // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
+  // Marks `id` busy; FAILED_PRECONDITION when a Start, Remove or copy holds it.
   absl::Status Claim(const std::string& id);
   void Release(const std::string& id);
   absl::StatusOr<CopyRoot> OpenRunningRoot(const ContainerRecord& record);
