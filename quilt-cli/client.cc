@@ -141,4 +141,14 @@ std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Client::Exec(
   return containers_->Exec(context, request);
 }
 
+std::unique_ptr<grpc::ClientWriter<quilt::v1::CopyToRequest>> Client::CopyTo(
+    grpc::ClientContext* context, quilt::v1::CopyToResponse* response) {
+  return containers_->CopyTo(context, response);
+}
+
+std::unique_ptr<grpc::ClientReader<quilt::v1::CopyFromResponse>> Client::CopyFrom(
+    grpc::ClientContext* context, const quilt::v1::CopyFromRequest& request) {
+  return containers_->CopyFrom(context, request);
+}
+
 }  // namespace quilt::cli

@@ -56,6 +56,14 @@ class Client {
   std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Exec(
       grpc::ClientContext* context, const quilt::v1::ExecRequest& request);
 
+  // Opens a CopyTo stream on `context`; the call's answer goes into `response`.
+  std::unique_ptr<grpc::ClientWriter<quilt::v1::CopyToRequest>> CopyTo(
+      grpc::ClientContext* context, quilt::v1::CopyToResponse* response);
+
+  // Opens a CopyFrom stream on `context` (which must outlive the reader).
+  std::unique_ptr<grpc::ClientReader<quilt::v1::CopyFromResponse>> CopyFrom(
+      grpc::ClientContext* context, const quilt::v1::CopyFromRequest& request);
+
   // The Status to print for a failed call: an unreachable daemon becomes "cannot connect to
   // quiltd at <socket>: <reason> (is quiltd running?)"; otherwise the server's message with
   // its code mapped to the matching absl code.

@@ -271,7 +271,8 @@ absl::Status Runtime::Claim(const std::string& id) {
   Live& live = live_[id];
   if (live.busy) {
     return absl::FailedPreconditionError(
-        absl::StrCat("container ", Short(id), " is busy starting or being removed"));
+        absl::StrCat("container ", Short(id),
+                     " is busy: being started, removed, or copied to or from while stopped"));
   }
   live.busy = true;
   return absl::OkStatus();

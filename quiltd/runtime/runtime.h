@@ -56,6 +56,16 @@ struct ExecOptions {
   int timeout_seconds = 0;  // 0: none
 };
 
+// A container's root directory opened for a copy (Runtime::OpenCopyRoot).
+struct CopyRoot {
+  std::string id;
+  // Set for a stopped container: its detached overlay, shared with concurrent copies; the
+  // container stays claimed (no Start, no Remove) until the last copy drops it. Declared
+  // before `fd` so that every fd of the mount is closed before the claim ends.
+  std::shared_ptr<void> claim;
+  UniqueFd fd;  // O_PATH directory fd of the container's "/"
+};
+
 class Runtime {
  public:
   using RecordCallback = std::function<void(absl::StatusOr<ContainerRecord>)>;
@@ -94,6 +104,13 @@ class Runtime {
   // through a `quilt-monitor exec` helper; the caller streams its pipes. NOT_FOUND for an
   // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
   absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
+
+  // Opens the root of a container for copying files in (`write`) or out: a running one's
+  // through its init's /proc/<pid>/root (checked against the init's pidfd), a stopped one's
+  // as its overlay mounted detached (quiltd/copy/detached_overlay.h), holding the container
+  // claimed meanwhile. NOT_FOUND for an unknown ref; FAILED_PRECONDITION while it is being
+  // started or removed, or to write into a read-only rootfs.
+  absl::StatusOr<CopyRoot> OpenCopyRoot(const std::string& ref, bool write);
 
   // Removes a container and all it owns; returns its id. FAILED_PRECONDITION when it is
   // running (unless `force`) or starting.
@@ -152,9 +169,11 @@ class Runtime {
   // was never recorded.
   void RecoverInterruptedStart(ContainerRecord record);
   void RemoveOrphans();
-  // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
+  // Marks `id` busy; FAILED_PRECONDITION when a Start, Remove or copy holds it.
   absl::Status Claim(const std::string& id);
   void Release(const std::string& id);
+  absl::StatusOr<CopyRoot> OpenRunningRoot(const ContainerRecord& record);
+  absl::StatusOr<CopyRoot> OpenStoppedRoot(const ContainerRecord& record);
   // Fails a record that cannot run any more and cleans up its cgroup.
   ContainerRecord MarkFailed(ContainerRecord record, const std::string& reason,
                              const std::string& message);
@@ -174,6 +193,12 @@ class Runtime {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
+
+  // Detached overlays of stopped containers being copied to or from, shared by concurrent
+  // copies of one container (each holds a reference; the last one unmounts and releases).
+  absl::Mutex copy_mounts_mu_;
+  absl::flat_hash_map<std::string, std::weak_ptr<UniqueFd>> copy_mounts_
+      ABSL_GUARDED_BY(copy_mounts_mu_);
 };
 
 }  // namespace quilt

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "quiltd/service/copy_reactors.h"
 #include "quiltd/service/exec_reactor.h"
 #include "quiltd/service/logs_reactor.h"
 #include "quiltd/service/proto_conversion.h"
@@ -168,6 +169,16 @@ grpc::ServerUnaryReactor* ContainersService::Stats(grpc::CallbackServerContext* 
     response->set_oom_kills(stats.usage.oom_kills);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerReadReactor<v1::CopyToRequest>* ContainersService::CopyTo(
+    grpc::CallbackServerContext*, v1::CopyToResponse* response) {
+  return new CopyToReactor(runtime_, response);
+}
+
+grpc::ServerWriteReactor<v1::CopyFromResponse>* ContainersService::CopyFrom(
+    grpc::CallbackServerContext*, const v1::CopyFromRequest* request) {
+  return new CopyFromReactor(runtime_, *request);
 }
 
 }  // namespace quilt

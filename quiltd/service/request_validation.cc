@@ -6,7 +6,9 @@
 #include <cmath>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "quiltd/monitor/capabilities.h"
@@ -250,6 +252,38 @@ absl::Status ValidateExecRequest(const v1::ExecRequest& request) {
                                                    ", got ", request.timeout_seconds()));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// A path in a container for a copy: like ValidateAbsolutePath, except that "." components
+// are allowed ("/dir/." means a directory's contents, as for docker cp).
+absl::Status ValidateCopyPath(const std::string& path) {
+  QUILT_RETURN_IF_ERROR(ValidateText("path", path, 4095));
+  if (path.empty() || path.front() != '/') return Invalid("path", "must be absolute");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return Invalid("path", "must not have a \"..\" component");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateCopyToRequest(const v1::CopyToRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  QUILT_RETURN_IF_ERROR(ValidateCopyPath(request.path()));
+  const std::string& name = request.source_name();
+  if (name.empty()) return absl::OkStatus();
+  QUILT_RETURN_IF_ERROR(ValidateText("source_name", name, 255));
+  if (name == ".." || absl::StrContains(name, '/')) {
+    return Invalid("source_name", absl::StrCat("must be one path component, got \"", name, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCopyFromRequest(const v1::CopyFromRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  return ValidateCopyPath(request.path());
 }
 
 }  // namespace quilt

@@ -30,5 +30,10 @@ absl::Status ValidateStopRequest(const v1::StopRequest& request);
 // ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout 0 (none)
 // up to 30 days.
 absl::Status ValidateExecRequest(const v1::ExecRequest& request);
+// ref, an absolute path without "..", a source_name that is one path component other than
+// ".." (or empty).
+absl::Status ValidateCopyToRequest(const v1::CopyToRequest& request);
+// ref and an absolute path without "..".
+absl::Status ValidateCopyFromRequest(const v1::CopyFromRequest& request);
 
 }  // namespace quilt

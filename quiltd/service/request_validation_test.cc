@@ -199,6 +199,33 @@ TEST(ValidateRequestTest, ImportFile) {
   EXPECT_EQ(CheckImportFile("/nonexistent/x.tar").code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(CheckImportFile("/").message(), HasSubstr("path: not a regular file"));
   EXPECT_THAT(CheckImportFile("/dev/null").message(), HasSubstr("path: not a regular file"));
+TEST(ValidateRequestTest, Copy) {
+  v1::CopyToRequest to;
+  to.set_ref("web-1");
+  to.set_path("/srv/./data");
+  to.set_source_name("app.conf");
+  EXPECT_TRUE(ValidateCopyToRequest(to).ok());
+  const std::vector<std::pair<std::function<void(v1::CopyToRequest&)>, std::string>> bad = {
+      {[](v1::CopyToRequest& r) { r.clear_ref(); }, "ref"},
+      {[](v1::CopyToRequest& r) { r.set_path("srv"); }, "path"},
+      {[](v1::CopyToRequest& r) { r.set_path("/srv/../etc"); }, "path"},
+      {[](v1::CopyToRequest& r) { r.set_source_name("a/b"); }, "source_name"},
+      {[](v1::CopyToRequest& r) { r.set_source_name(".."); }, "source_name"},
+  };
+  for (const auto& [mutate, field] : bad) {
+    v1::CopyToRequest request = to;
+    mutate(request);
+    absl::Status status = ValidateCopyToRequest(request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_THAT(status.message(), HasSubstr(field + ":"));
+  }
+
+  v1::CopyFromRequest from;
+  from.set_ref("web-1");
+  from.set_path("/etc/.");
+  EXPECT_TRUE(ValidateCopyFromRequest(from).ok());
+  from.set_path("/etc/..");
+  EXPECT_THAT(ValidateCopyFromRequest(from).message(), HasSubstr("path:"));
 }
 
 }  // namespace
