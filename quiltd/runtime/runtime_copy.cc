@@ -65,9 +65,10 @@ absl::StatusOr<CopyRoot> Runtime::OpenStoppedRoot(const ContainerRecord& stale) 
       // Started between the lookup and the claim: the running root is the one to use.
       if (record.state == ContainerState::kRunning) return OpenRunningRoot(record);
       const Bundle bundle(ContainersDir(), id);
+      QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> lower_dirs,
+                             images_->LowerDirs(record.image_digest));
       QUILT_ASSIGN_OR_RETURN(UniqueFd root,
-                             MountDetachedOverlay({images_->RootfsDir(record.image_digest)},
-                                                  bundle.upper(), bundle.work()));
+                             MountDetachedOverlay(lower_dirs, bundle.upper(), bundle.work()));
       std::move(release).Cancel();
       // Runs when the last copy drops the mount: unmount (close), forget, release.
       mount = std::shared_ptr<UniqueFd>(new UniqueFd(std::move(root)), [this, id](UniqueFd* fd) {
