@@ -67,6 +67,10 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
       ->allow_extra_args(false);
   command->add_option("--seccomp", flags->seccomp,
                       "System call filter: default, or unconfined for none");
+  command->add_option("--entrypoint", flags->entrypoint,
+                      "Executable to run instead of the image's Entrypoint (drops its Cmd)");
+  command->add_option("--userns", flags->userns,
+                      "User namespace: host (none), auto, or HOST_UID:COUNT");
   command->add_option("--log-max-size", flags->log_max_size,
                       "Rotate the log at this size (e.g. 10m; default 64m)");
   command->add_option("--log-max-files", flags->log_max_files,
@@ -80,6 +84,7 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   quilt::v1::ContainerSpec spec;
   spec.set_name(flags.name);
   if (!flags.image.empty()) spec.set_image(ImageRef(flags.image, cwd));
+  if (!flags.entrypoint.empty()) spec.add_entrypoint(flags.entrypoint);
   spec.mutable_command()->Add(flags.command.begin(), flags.command.end());
   for (const std::string& entry : flags.env) {
     QUILT_ASSIGN_OR_RETURN(std::optional<std::string> parsed, ParseEnv(entry, env));
@@ -101,6 +106,7 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.mutable_cap_add()->Add(flags.cap_add.begin(), flags.cap_add.end());
   spec.mutable_cap_drop()->Add(flags.cap_drop.begin(), flags.cap_drop.end());
   spec.set_seccomp(flags.seccomp);
+  spec.set_userns(flags.userns);
   QUILT_RETURN_IF_ERROR(SetLogLimits(flags, &spec));
   return spec;
 }

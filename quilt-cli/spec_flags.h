@@ -32,9 +32,11 @@ struct SpecFlags {
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
   std::string seccomp;
+  std::string userns;
   std::string log_max_size;
   int log_max_files = 0;
   // The positional words (all words after "--"): the workload's argv, verbatim.
+  std::string entrypoint;
   std::vector<std::string> command;
 };
 

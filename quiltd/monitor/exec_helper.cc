@@ -75,6 +75,10 @@ int EnterContainer(const MonitorConfig& config, pid_t init_pid) {
   if (JoinCgroup(config) != 0) return 1;
   int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
   if (config.new_network) flags |= CLONE_NEWNET;
+  // The kernel joins the user namespace first, so the others (which it owns) accept us. The
+  // helper's ids are then host root's, unmapped there: the command's setuid/setgid (container
+  // ids) make it a user of the namespace.
+  if (config.userns_size > 0) flags |= CLONE_NEWUSER;
   if (setns(kExecInitPidfd, flags) != 0) return Fail(errno, "join container namespaces");
   if (fchdir(root.get()) != 0 || chroot(".") != 0) return Fail(errno, "enter container root");
   return 0;

@@ -50,7 +50,36 @@ void LogWriter::Rotate() {
   size_ = 0;
 }
 
+std::string DropMarker(uint64_t bytes, uint64_t records) {
+  return "quilt: " + std::to_string(bytes) + " bytes of output in " + std::to_string(records) +
+         " writes dropped: the log's disk was full\n";
+}
+
 bool LogWriter::Append(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size) {
+  if (!FlushDropMarker() || !WriteRecord(stream, flags, data, size)) {
+    const int err = errno;
+    dropped_bytes_ += size;
+    ++dropped_records_;
+    errno = err;
+    return false;
+  }
+  return true;
+}
+
+bool LogWriter::FlushDropMarker() {
+  if (dropped_records_ == 0) return true;
+  const std::string marker = DropMarker(dropped_bytes_, dropped_records_);
+  if (!WriteRecord(LogStreamId::kStderr, 0, reinterpret_cast<const uint8_t*>(marker.data()),
+                   marker.size())) {
+    return false;
+  }
+  dropped_bytes_ = 0;
+  dropped_records_ = 0;
+  return true;
+}
+
+bool LogWriter::WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size) {
+  // Rotating also frees the oldest file, which is what a full disk needs most.
   const int64_t record_size = static_cast<int64_t>(kLogHeaderSize + size);
   if (limits_.max_bytes > 0 && size_ > 0 && size_ + record_size > limits_.max_bytes) Rotate();
 
@@ -63,8 +92,17 @@ bool LogWriter::Append(LogStreamId stream, uint8_t flags, const uint8_t* data, s
   header.time_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   uint8_t encoded[kLogHeaderSize];
   EncodeLogHeader(header, encoded);
+
+  // The monitor is the only writer, so the end of the file is where this record starts.
+  const off_t start = lseek(fd_.get(), 0, SEEK_END);
   iovec iov[2] = {{encoded, kLogHeaderSize}, {const_cast<uint8_t*>(data), size}};
-  return WriteAll(iov, 2);
+  if (WriteAll(iov, 2)) return true;
+  // A cut record would read as one still being written and stall every reader at it for
+  // good: take the part that was written back out.
+  const int err = errno;
+  if (start >= 0 && ftruncate(fd_.get(), start) == 0) size_ = start;
+  errno = err;
+  return false;
 }
 
 bool LogWriter::WriteAll(iovec* next, int count) {

@@ -1,6 +1,10 @@
 // Appends container output to a log file in the log_record.h format, rotating it by size:
 // <log> -> <log>.1 -> <log>.2 ... so that at most max_files files of about max_bytes each
 // exist (one container cannot fill the disk).
+//
+// A full disk never stops the monitor: output that cannot be written is dropped and
+// counted, and once writes succeed again a marker record on stderr says how much was lost.
+// Blocking instead would stall the workload as soon as its pipe filled.
 #pragma once
 
 #include <sys/uio.h>
@@ -26,10 +30,18 @@ class LogWriter {
   static std::optional<LogWriter> Open(std::string path, LogLimits limits);
 
   // Appends one record (header + `size` bytes, 1..kLogMaxPayload) stamped with the current
-  // CLOCK_REALTIME, first rotating when the record would take <log> past max_bytes (a record
-  // is never split, so a file ends at a record boundary). Returns false with errno set when
-  // the write failed.
+  // CLOCK_REALTIME, preceded by the drop marker if output was dropped before. Each record
+  // first rotates <log> when it would take it past max_bytes (a record is never split, so a
+  // file ends at a record boundary). Returns false with errno set when the record was
+  // dropped; the file then holds no part of it.
   bool Append(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size);
+
+  // Writes the drop marker if output was dropped and not yet reported. Returns false while
+  // it cannot be written.
+  bool FlushDropMarker();
+
+  // Bytes dropped since the last marker.
+  uint64_t dropped_bytes() const { return dropped_bytes_; }
 
  private:
   LogWriter(std::string path, LogLimits limits, UniqueFd fd, int64_t size)
@@ -38,6 +50,9 @@ class LogWriter {
   // Shifts the files up by one name and starts an empty <log>. On failure, writing goes on
   // to the current file (and rotation is tried again at the next record).
   void Rotate();
+  // Writes one whole record, rotating first if it is due, or, on failure, truncates the
+  // file back to where it was.
+  bool WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size);
   // Writes every byte of the iovecs, retrying short writes and EINTR.
   bool WriteAll(iovec* iov, int count);
 
@@ -45,6 +60,11 @@ class LogWriter {
   LogLimits limits_;
   UniqueFd fd_;
   int64_t size_ = 0;  // bytes in the current file
+  uint64_t dropped_bytes_ = 0;
+  uint64_t dropped_records_ = 0;
 };
+
+// The marker line written after `bytes` in `records` records were dropped.
+std::string DropMarker(uint64_t bytes, uint64_t records);
 
 }  // namespace quilt

@@ -58,6 +58,11 @@ struct MonitorConfig {
   std::vector<std::string> cgroup_procs_files;
   std::string cgroup_v2_dir;
 
+  // User namespace: container ids 0..userns_size-1 map to host ids userns_host_id.. (uids
+  // and gids alike). userns_size 0: no user namespace, container root is host root.
+  uint32_t userns_host_id = 0;
+  uint32_t userns_size = 0;
+
   std::string log_path;       // the log file (log_record.h format), appended to
   int64_t log_max_bytes = 0;  // rotate the log at this size (0: never)
   int log_max_files = 1;      // log files kept, the one being written included

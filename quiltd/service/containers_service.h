@@ -42,6 +42,10 @@ class ContainersService final : public v1::Containers::CallbackService {
                                   v1::StatsResponse* response) override;
   grpc::ServerWriteReactor<v1::ExecResponse>* Exec(grpc::CallbackServerContext* context,
                                                    const v1::ExecRequest* request) override;
+  grpc::ServerReadReactor<v1::CopyToRequest>* CopyTo(grpc::CallbackServerContext* context,
+                                                     v1::CopyToResponse* response) override;
+  grpc::ServerWriteReactor<v1::CopyFromResponse>* CopyFrom(
+      grpc::CallbackServerContext* context, const v1::CopyFromRequest* request) override;
 
  private:
   Runtime* runtime_;
