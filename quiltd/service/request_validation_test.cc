@@ -199,6 +199,8 @@ TEST(ValidateRequestTest, ImportFile) {
   EXPECT_EQ(CheckImportFile("/nonexistent/x.tar").code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(CheckImportFile("/").message(), HasSubstr("path: not a regular file"));
   EXPECT_THAT(CheckImportFile("/dev/null").message(), HasSubstr("path: not a regular file"));
+}
+
 TEST(ValidateRequestTest, Copy) {
   v1::CopyToRequest to;
   to.set_ref("web-1");
