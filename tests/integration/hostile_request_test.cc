@@ -344,7 +344,9 @@ class HostileRequestTest : public QuiltdTest {
 };
 
 TEST_F(HostileRequestTest, EveryFieldIsCheckedAndNothingIsCreated) {
-  const std::set<std::string> skip = {"quiltd.log"};
+  // The default image a command-less Create imports, and its removal below, are recorded as
+  // events in the store; its rows are checked through List and ListImages instead.
+  const std::set<std::string> skip = {"quiltd.log", "quilt.db", "quilt.db-wal", "quilt.db-shm"};
   const TreeSnapshot before = SnapshotTree(state_dir_, skip);
   std::vector<Probe> probes;
   AddRefProbes("empty", "", Want::kInvalid, probes);
