@@ -1,5 +1,8 @@
-// quilt-cli run [create flags] [--rm] [-d] -- CMD...: creates and starts a container, copies
-// its output to this terminal and exits with its exit code.
+// quilt-cli run [create flags] [--rm] [-d] [-i] [-t] -- CMD...: creates and starts a
+// container, copies its output to this terminal (with -i/-t: attaches this terminal to it)
+// and exits with its exit code.
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -7,12 +10,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "quilt-cli/attach_session.h"
 #include "quilt-cli/client.h"
 #include "quilt-cli/command.h"
 #include "quilt-cli/interrupt.h"
 #include "quilt-cli/log_stream.h"
 #include "quilt-cli/output.h"
 #include "quilt-cli/spec_flags.h"
+#include "quilt-cli/terminal.h"
 
 namespace quilt::cli {
 namespace {
@@ -21,6 +26,8 @@ struct RunOptions {
   SpecFlags spec;
   bool remove = false;
   bool detach = false;
+  bool interactive = false;
+  bool tty = false;
 };
 
 // One `run` of one container, after Create succeeded.
@@ -28,6 +35,22 @@ class Runner {
  public:
   Runner(Client& client, InterruptWatcher& watcher, std::string id, bool remove)
       : client_(client), watcher_(watcher), id_(std::move(id)), remove_(remove) {}
+
+  // Attaches to the workload (created with tty and/or stdin_open) to its end; returns the
+  // exit code of quilt-cli.
+  int Attach(const quilt::v1::Container& created, bool tty, bool stdin_open) {
+    if (created.state() == quilt::v1::CONTAINER_STATE_FAILED) return Failed(created, true);
+    if (watcher_.signal() != 0) return Interrupted();
+    grpc::ClientContext context;
+    watcher_.Watch(&context);
+    absl::Status attached = AttachSession(client_, &context, id_, tty, stdin_open);
+    watcher_.Watch(nullptr);
+    if (watcher_.signal() != 0) return Interrupted();
+    // A workload that ended before we attached leaves its output in the log.
+    if (absl::IsFailedPrecondition(attached)) return Follow(created);
+    if (!attached.ok()) ReportError(attached);
+    return AfterExit();
+  }
 
   // Follows the workload to its end; returns the exit code of quilt-cli.
   int Follow(const quilt::v1::Container& created) {
@@ -112,12 +135,19 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
   }
   absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(options.spec, CurrentDir(), ProcessEnv);
   if (!spec.ok()) return ReportError(spec.status(), kExitRunFailed);
+  if (options.interactive && options.tty && !options.detach && !isatty(0)) {
+    return ReportError(absl::InvalidArgumentError("run: -it needs a terminal on stdin"),
+                       kExitRunFailed);
+  }
+  spec->set_tty(options.tty);
+  spec->set_stdin_open(options.interactive);
   quilt::v1::CreateRequest request;
   *request.mutable_spec() = *std::move(spec);
   request.set_start(true);
 
   // Before the channel exists, so that gRPC's threads inherit the blocked signals.
   InterruptWatcher watcher;
+  BlockWindowChanges();
   Client client(global.socket);
   // Not cancelled on Ctrl-C: a half-done Create would leave a container we cannot name.
   absl::StatusOr<quilt::v1::CreateResponse> created = client.Create(request, std::nullopt);
@@ -128,6 +158,9 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
     return 0;
   }
   Runner runner(client, watcher, container.id(), options.remove);
+  if (options.interactive || options.tty) {
+    return runner.Attach(container, options.tty, options.interactive);
+  }
   return runner.Follow(container);
 }
 
@@ -139,6 +172,9 @@ void AddRunCommand(CLI::App& app, Invocation& invocation) {
   AddSpecFlags(command, &options->spec);
   command->add_flag("--rm", options->remove, "Remove the container when it stops");
   command->add_flag("-d,--detach", options->detach, "Print the id and return at once");
+  command->add_flag("-i,--interactive", options->interactive,
+                    "Keep the workload's stdin open and pass ours to it");
+  command->add_flag("-t,--tty", options->tty, "Run the workload on a terminal in the container");
   OnRun(command, invocation,
         [options](const GlobalOptions& global) { return RunRun(global, *options); });
 }

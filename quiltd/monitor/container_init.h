@@ -19,6 +19,7 @@ struct InitFds {
   int setup_stderr = -1;
   int stdout_pipe = -1;
   int stderr_pipe = -1;
+  int stdin_pipe = -1;  // config.stdin_open without tty: the read end of the workload's stdin
 };
 
 // Runs as pid 1 inside the sandbox (after pivot_root). Sends kFailed (stage kSetup or

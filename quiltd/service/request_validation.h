@@ -19,7 +19,12 @@ absl::Status ValidateSignal(int signal);
 
 absl::Status ValidateImportRequest(const v1::ImportRequest& request);
 absl::Status ValidateStopRequest(const v1::StopRequest& request);
-// ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout >= 0.
-absl::Status ValidateExecRequest(const v1::ExecRequest& request);
+// The start of an Exec ("start." prefixed fields): ref, a non-empty command, KEY=VALUE env
+// entries, an absolute working_dir, timeout >= 0, a terminal size only with tty and at most
+// 65535 in each direction.
+absl::Status ValidateExecStart(const v1::ExecStart& start);
+
+// A terminal size ("<field>.rows", "<field>.columns"): each at most 65535.
+absl::Status ValidateTerminalSize(absl::string_view field, const v1::TerminalSize& size);
 
 }  // namespace quilt
