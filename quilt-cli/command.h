@@ -62,5 +62,6 @@ void AddStatsCommand(CLI::App& app, Invocation& invocation);
 void AddExecCommand(CLI::App& app, Invocation& invocation);
 void AddImageCommand(CLI::App& app, Invocation& invocation);
 void AddVersionCommand(CLI::App& app, Invocation& invocation);
+void AddAttachCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace quilt::cli

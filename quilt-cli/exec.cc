@@ -59,10 +59,12 @@ int RunExec(const GlobalOptions& global, const ExecOptions& options) {
   }
   absl::StatusOr<quilt::v1::ExecRequest> request = BuildRequest(options);
   if (!request.ok()) return ReportError(request.status());
+  // Before any thread exists (the watcher's, gRPC's), so that every thread inherits the
+  // blocked signals: one that did not block SIGWINCH would take it and drop it.
+  BlockWindowChanges();
   // Ctrl-C (without a tty: with one it is a byte for the container) cancels the call, which
   // makes quiltd kill the command.
   InterruptWatcher watcher;
-  BlockWindowChanges();
   Client client(global.socket);
   grpc::ClientContext context;
   watcher.Watch(&context);

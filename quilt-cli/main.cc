@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   quilt::cli::AddExecCommand(app, invocation);
   quilt::cli::AddImageCommand(app, invocation);
   quilt::cli::AddVersionCommand(app, invocation);
+  quilt::cli::AddAttachCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

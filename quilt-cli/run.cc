@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,8 +27,6 @@ struct RunOptions {
   SpecFlags spec;
   bool remove = false;
   bool detach = false;
-  bool interactive = false;
-  bool tty = false;
 };
 
 // One `run` of one container, after Create succeeded.
@@ -45,6 +44,15 @@ class Runner {
     watcher_.Watch(&context);
     absl::Status attached = AttachSession(client_, &context, id_, tty, stdin_open);
     watcher_.Watch(nullptr);
+    // Dropped for reading too slowly: the workload runs on; attach again (what it wrote
+    // meanwhile is only in the log).
+    while (absl::IsAborted(attached) && watcher_.signal() == 0) {
+      std::cerr << "quilt-cli: output came faster than shown; some skipped (see logs)" << std::endl;
+      grpc::ClientContext again;
+      watcher_.Watch(&again);
+      attached = AttachSession(client_, &again, id_, tty, stdin_open);
+      watcher_.Watch(nullptr);
+    }
     if (watcher_.signal() != 0) return Interrupted();
     // A workload that ended before we attached leaves its output in the log.
     if (absl::IsFailedPrecondition(attached)) return Follow(created);
@@ -135,19 +143,19 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
   }
   absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(options.spec, CurrentDir(), ProcessEnv);
   if (!spec.ok()) return ReportError(spec.status(), kExitRunFailed);
-  if (options.interactive && options.tty && !options.detach && !isatty(0)) {
+  const bool interactive = options.spec.interactive, tty = options.spec.tty;
+  if (interactive && tty && !options.detach && !isatty(0)) {
     return ReportError(absl::InvalidArgumentError("run: -it needs a terminal on stdin"),
                        kExitRunFailed);
   }
-  spec->set_tty(options.tty);
-  spec->set_stdin_open(options.interactive);
   quilt::v1::CreateRequest request;
   *request.mutable_spec() = *std::move(spec);
   request.set_start(true);
 
-  // Before the channel exists, so that gRPC's threads inherit the blocked signals.
-  InterruptWatcher watcher;
+  // Before any thread exists (the watcher's, gRPC's), so that every thread inherits the
+  // blocked signals: one that did not block SIGWINCH would take it and drop it.
   BlockWindowChanges();
+  InterruptWatcher watcher;
   Client client(global.socket);
   // Not cancelled on Ctrl-C: a half-done Create would leave a container we cannot name.
   absl::StatusOr<quilt::v1::CreateResponse> created = client.Create(request, std::nullopt);
@@ -158,9 +166,7 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
     return 0;
   }
   Runner runner(client, watcher, container.id(), options.remove);
-  if (options.interactive || options.tty) {
-    return runner.Attach(container, options.tty, options.interactive);
-  }
+  if (interactive || tty) return runner.Attach(container, tty, interactive);
   return runner.Follow(container);
 }
 
@@ -172,9 +178,6 @@ void AddRunCommand(CLI::App& app, Invocation& invocation) {
   AddSpecFlags(command, &options->spec);
   command->add_flag("--rm", options->remove, "Remove the container when it stops");
   command->add_flag("-d,--detach", options->detach, "Print the id and return at once");
-  command->add_flag("-i,--interactive", options->interactive,
-                    "Keep the workload's stdin open and pass ours to it");
-  command->add_flag("-t,--tty", options->tty, "Run the workload on a terminal in the container");
   OnRun(command, invocation,
         [options](const GlobalOptions& global) { return RunRun(global, *options); });
 }

@@ -32,6 +32,8 @@ struct SpecFlags {
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
   std::string seccomp;
+  bool interactive = false;  // -i: spec.stdin_open
+  bool tty = false;          // -t: spec.tty
   // The positional words (all words after "--"): the workload's argv, verbatim.
   std::vector<std::string> command;
 };

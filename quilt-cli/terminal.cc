@@ -68,7 +68,9 @@ InputPump::~InputPump() {
 
 void InputPump::Loop(bool stdin_open, bool tty) {
   bool reading = stdin_open;
-  if (!reading) writes_done_();
+  // With a tty the stream stays open for resizes (no Write may follow a half-close), and the
+  // end of input is a keystroke anyway.
+  if (!reading && !tty) writes_done_();
   for (;;) {
     pollfd fds[3] = {{stop_read_.get(), POLLIN, 0},
                      {reading ? 0 : -1, POLLIN, 0},
@@ -95,9 +97,9 @@ void InputPump::Loop(bool stdin_open, bool tty) {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         reading = false;
+        if (tty) continue;
         writes_done_();
-        if (!tty) return;
-        continue;
+        return;
       }
       data.resize(static_cast<size_t>(n));
       input.set_stdin_data(std::move(data));

@@ -15,7 +15,8 @@
 namespace quilt::cli {
 
 // Blocks SIGWINCH in the calling thread and every thread it starts later (gRPC's included),
-// so that InputPump alone receives it through a signalfd. Create it before the gRPC channel.
+// so that InputPump alone receives it through a signalfd. Call it before any thread starts
+// (InterruptWatcher's, gRPC's).
 void BlockWindowChanges();
 
 // While alive, our stdin terminal is in raw mode: keys, Ctrl-C included, go to the process in
@@ -38,8 +39,9 @@ class RawMode {
 std::optional<v1::TerminalSize> LocalTerminalSize();
 
 // Copies our stdin (when `stdin_open`) and, with `tty`, every window size change into the
-// stream through `send`, on its own thread. At EOF of stdin, calls `writes_done` (the
-// half-close that ends the process's stdin). Stops when `send` fails or on destruction.
+// stream through `send`, on its own thread. Without a tty, calls `writes_done` (the
+// half-close that ends the process's stdin) at EOF of stdin, or at once without stdin.
+// Stops when `send` fails or on destruction.
 class InputPump {
  public:
   using Send = std::function<bool(const v1::TerminalInput&)>;

@@ -15,6 +15,9 @@ struct AttachConnection {
   UniqueFd input;   // the terminal master or the stdin pipe (non-blocking); may be invalid
   bool tty = false;
   bool stdin_open = false;
+  // The monitor writes it before closing its connections at the workload's end: EOF without
+  // it means the monitor dropped this client for reading too slowly.
+  std::string exit_path;
 };
 
 // Connects to `socket_path` (through a directory fd, so its length is not limited by a

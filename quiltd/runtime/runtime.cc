@@ -504,13 +504,14 @@ absl::StatusOr<AttachConnection> Runtime::Attach(const std::string& ref) {
     return absl::FailedPreconditionError(
         absl::StrCat("attach to ", Short(record.id), ": container is ", StateName(record.state)));
   }
-  absl::StatusOr<AttachConnection> connection =
-      ConnectAttach(Bundle(ContainersDir(), record.id).attach());
+  const Bundle bundle(ContainersDir(), record.id);
+  absl::StatusOr<AttachConnection> connection = ConnectAttach(bundle.attach());
   // The monitor stops listening as the workload ends: that is a container not running.
   if (absl::IsUnavailable(connection.status())) {
     return absl::FailedPreconditionError(
         absl::StrCat("attach to ", Short(record.id), ": ", connection.status().message()));
   }
+  if (connection.ok()) connection->exit_path = bundle.exit();
   return connection;
 }
 

@@ -67,7 +67,12 @@ absl::Status AttachReactor::Pump(AttachConnection& connection) {
       if (errno == EINTR) continue;
       return absl::InternalError("attach: poll failed");
     }
-    if (fds[0].revents != 0 && Forward(connection.socket.get()) == 0) return absl::OkStatus();
+    if (fds[0].revents != 0 && Forward(connection.socket.get()) == 0) {
+      if (::access(connection.exit_path.c_str(), F_OK) == 0) return absl::OkStatus();
+      return absl::AbortedError(
+          "attach: the monitor dropped this client, which read the output too slowly (the log "
+          "has all of it)");
+    }
     if (fds[1].revents != 0) {
       uint64_t count;
       (void)!::read(wake_fd_.get(), &count, sizeof(count));

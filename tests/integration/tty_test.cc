@@ -77,10 +77,13 @@ TEST_F(TtyTest, ExecItIsAShellOnTheContainersTerminal) {
   ASSERT_TRUE(session->WaitFor("/dev/pts/")) << session->output();
   ASSERT_TRUE(session->WaitFor("33 111")) << session->output();
   session->Resize(40, 120);
-  // Let SIGWINCH reach quilt-cli and the resize reach the container's terminal.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  session->Type("stty size\r");
-  ASSERT_TRUE(session->WaitFor("40 120")) << session->output();
+  // SIGWINCH reaches quilt-cli, and the resize the container's terminal, asynchronously.
+  bool resized = false;
+  for (int i = 0; i < 20 && !resized; ++i) {
+    session->Type("stty size\r");
+    resized = session->WaitFor("40 120", absl::Milliseconds(500));
+  }
+  ASSERT_TRUE(resized) << session->output();
   session->Type("exit 3\r");
   EXPECT_EQ(session->Wait(), 3) << session->output();
 }
@@ -131,6 +134,19 @@ TEST_F(TtyTest, RunItAttachesTheWorkloadsTerminal) {
   // --rm removed it.
   CommandResult ps = Cli({"ps", "-a"});
   EXPECT_THAT(ps.out, ::testing::Not(HasSubstr("shell")));
+}
+
+TEST_F(TtyTest, CreateItStartThenAttach) {
+  CommandResult created = Cli({"create", "-it", "--name", "later", "--", "sh"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  CommandResult started = Cli({"start", "later"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  auto session = CliOnTerminal({"attach", "later"});
+  ASSERT_TRUE(session->WaitFor("# ")) << session->output();
+  session->Type("echo $((7*6))\r");
+  ASSERT_TRUE(session->WaitFor("42")) << session->output();
+  session->Type("exit 9\r");
+  EXPECT_EQ(session->Wait(), 9) << session->output();
 }
 
 TEST_F(TtyTest, RunItCtrlCInterruptsTheWorkload) {
