@@ -202,6 +202,21 @@ TEST_F(TtyTest, ExecStreamWithStdinAndTerminal) {
   }
 }
 
+TEST_F(TtyTest, ExecTerminalBelongsToTheExecUser) {
+  v1::Container c = RunSleeper();
+  grpc::ClientContext ctx;
+  auto stream = containers_->Exec(&ctx);
+  v1::ExecRequest start = Start(c.id(), {"sh", "-c", "stat -c %u $(tty); id -u"});
+  start.mutable_start()->set_tty(true);
+  start.mutable_start()->set_user("1234");
+  ASSERT_TRUE(stream->Write(start));
+  stream->WritesDone();
+  auto [out, code] = ReadExec(stream);
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(out, "1234\r\n1234\r\n");
+  EXPECT_EQ(code, 0);
+}
+
 TEST_F(TtyTest, ExecStreamProtocolErrors) {
   v1::Container c = RunSleeper();
   {
