@@ -34,7 +34,9 @@ void InputRelay::Add(const v1::TerminalInput& input) {
         if (!stdin_open_ && error_.ok()) {
           error_ = absl::InvalidArgumentError(
               "input.stdin_data: the process was not started with stdin_open");
-        } else if (!close_asked_) {
+        } else if (close_asked_ && terminal_ < 0 && error_.ok()) {
+          error_ = absl::InvalidArgumentError("input.stdin_data: stdin was already closed");
+        } else {
           pending_ += input.stdin_data();
         }
         break;

@@ -81,6 +81,8 @@ TEST_F(InputRelayTest, CloseAfterTheBytesBeforeIt) {
   EXPECT_EQ(Drain(), "last");
   char byte;
   EXPECT_EQ(read(read_end_.get(), &byte, 1), 0);  // EOF: the relay's write end is closed
+  relay.Add(Data("more"));
+  EXPECT_THAT(relay.Flush().message(), HasSubstr("stdin was already closed"));
 }
 
 TEST_F(InputRelayTest, HalfCloseEndsStdinAndReading) {
