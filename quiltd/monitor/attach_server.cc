@@ -13,7 +13,6 @@
 namespace quilt {
 namespace {
 
-constexpr size_t kMaxClients = 16;
 constexpr size_t kMaxBacklog = 64 * 1024;
 // Room for bursts while quiltd forwards to a slow network client.
 constexpr int kClientBuffer = 1 << 20;
@@ -72,7 +71,10 @@ void AttachServer::Handle(const std::vector<pollfd>& fds, size_t first, bool* cl
 void AttachServer::Accept() {
   UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
   if (!client.valid()) return;
-  if (clients_.size() >= kMaxClients) return;
+  if (clients_.size() >= kAttachMaxClients) {
+    (void)!send(client.get(), &kAttachRefused, 1, MSG_NOSIGNAL);
+    return;
+  }
   setsockopt(client.get(), SOL_SOCKET, SO_SNDBUF, &kClientBuffer, sizeof(kClientBuffer));
   const bool sent = input_fd_ >= 0 ? SendFd(client.get(), input_fd_, &tag_, 1)
                                    : send(client.get(), &tag_, 1, MSG_NOSIGNAL) == 1;

@@ -4,7 +4,8 @@
 //
 // Protocol, one datagram per message:
 //   monitor -> client, first: one tag byte, with the input fd attached (SCM_RIGHTS) unless
-//     the tag is kAttachNoInput. quiltd writes stdin bytes and resizes straight to that fd.
+//     the tag is kAttachNoInput (or kAttachRefused: too many clients, the connection then
+//     closes). quiltd writes stdin bytes and resizes straight to that fd.
 //   monitor -> client, then: one stream byte (1 stdout, 2 stderr) and the output bytes. The
 //     first client also gets what the workload wrote before it connected (up to 64 KiB), so
 //     `run -it` misses no prompt.
@@ -28,6 +29,8 @@ inline constexpr char kAttachTty = 't';        // the terminal master, stdin ref
 inline constexpr char kAttachTtyStdin = 'T';   // the terminal master, stdin allowed
 inline constexpr char kAttachStdinPipe = 'p';  // the write end of the stdin pipe
 inline constexpr char kAttachNoInput = 'n';
+inline constexpr char kAttachRefused = 'x';  // too many clients; the connection closes
+inline constexpr size_t kAttachMaxClients = 16;
 inline constexpr char kAttachCloseStdin = 'c';
 inline constexpr uint8_t kAttachStdout = 1;
 inline constexpr uint8_t kAttachStderr = 2;

@@ -50,9 +50,16 @@ absl::StatusOr<AttachConnection> ConnectAttach(const std::string& socket_path) {
   }
   char tag = 0;
   const ssize_t n = ReceiveFd(connection.socket.get(), &tag, 1, &connection.input);
+  // Let go before or after the accept: the workload just ended (the monitor closes its
+  // listener with connections still queued), or more clients than it serves.
+  if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+    return absl::UnavailableError("attach: the monitor closed the connection");
+  }
   if (n < 0) return ErrnoStatus("attach: read the monitor's greeting");
-  // Accepted, then let go: more clients than it serves, or the workload just ended.
-  if (n == 0) return absl::UnavailableError("attach: the monitor closed the connection");
+  if (tag == kAttachRefused) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("attach: ", kAttachMaxClients, " clients are attached already"));
+  }
   connection.tty = tag == kAttachTty || tag == kAttachTtyStdin;
   connection.stdin_open = tag == kAttachTtyStdin || tag == kAttachStdinPipe;
   if (connection.input.valid() && ::fcntl(connection.input.get(), F_SETFL, O_NONBLOCK) != 0) {

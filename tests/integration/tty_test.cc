@@ -136,6 +136,19 @@ TEST_F(TtyTest, RunItAttachesTheWorkloadsTerminal) {
   EXPECT_THAT(ps.out, ::testing::Not(HasSubstr("shell")));
 }
 
+TEST_F(TtyTest, RunItOfAShortWorkloadShowsItsOutputOnce) {
+  // The workload may end before quilt-cli attaches (then its output comes from the log) or
+  // after (then from the attach): either way it is shown once.
+  for (int i = 0; i < 3; ++i) {
+    auto session = CliOnTerminal({"run", "--rm", "-it", "--", "echo", "quick-output"});
+    EXPECT_EQ(session->Wait(), 0) << session->output();
+    const std::string& out = session->output();
+    const size_t first = out.find("quick-output");
+    ASSERT_NE(first, std::string::npos) << out;
+    EXPECT_EQ(out.find("quick-output", first + 1), std::string::npos) << out;
+  }
+}
+
 TEST_F(TtyTest, CreateItStartThenAttach) {
   CommandResult created = Cli({"create", "-it", "--name", "later", "--", "sh"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
