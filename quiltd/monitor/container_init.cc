@@ -93,6 +93,8 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   errno = saw_eacces ? EACCES : ENOENT;
 }
 
+}  // namespace
+
 [[noreturn]] void FailExec(int status_fd, int error, int exit_code, const std::string& detail) {
   ExecError failure;
   failure.error = error;
@@ -101,8 +103,6 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   (void)!write(status_fd, &failure, sizeof(failure));
   _exit(exit_code);
 }
-
-}  // namespace
 
 // In the forked workload process: hardening around the identity change (supplementary
 // groups before gid before uid, since each step drops the privilege the next one needs),
@@ -225,14 +225,7 @@ void PrepareWorkloadChild(const InitFds& fds, int null_fd, int terminal, int sta
   }
   const char* step = nullptr;
   const int error = AttachToTerminal(terminal, &step);
-  if (error != 0) {
-    ExecError failure;
-    failure.error = error;
-    failure.exit_code = 126;
-    snprintf(failure.detail, sizeof(failure.detail), "%s", step);
-    (void)!write(status_fd, &failure, sizeof(failure));
-    _exit(126);
-  }
+  if (error != 0) FailExec(status_fd, error, 126, step);
   PrepareChild(0, 1, 2, status_fd);
 }
 

@@ -33,6 +33,10 @@ struct ExecError {
   char detail[200] = {};
 };
 
+// In a forked child before its exec: writes an ExecError to `status_fd` and exits with
+// `exit_code`.
+[[noreturn]] void FailExec(int status_fd, int error, int exit_code, const std::string& detail);
+
 // The argv/envp arrays of config.argv and config.env, built before any fork so that
 // children only call exec.
 struct CommandLine {

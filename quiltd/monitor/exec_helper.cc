@@ -125,8 +125,8 @@ int WaitWithTimeout(pid_t child, int timeout_seconds, bool* timed_out) {
 // Where the command's stdio comes from: /dev/null or the stdin pipe for fd 0 and the
 // helper's pipes for 1 and 2, or the terminal's slave for all three.
 struct CommandStdio {
-  int stdin_fd = -1;
-  int terminal_slave = -1;  // -1: no tty
+  UniqueFd stdin_fd;
+  UniqueFd terminal_slave;  // invalid: no tty
 };
 
 // In the forked child: its own process group (so a timeout kills everything it started), or
@@ -134,20 +134,13 @@ struct CommandStdio {
 // the status pipe.
 [[noreturn]] void RunChild(const MonitorConfig& config, const ExecHardening& hardening,
                            const CommandLine& command, const CommandStdio& stdio, int status_fd) {
-  if (stdio.terminal_slave >= 0) {
+  if (stdio.terminal_slave.valid()) {
     const char* step = nullptr;
-    const int error = AttachToTerminal(stdio.terminal_slave, &step);
-    if (error != 0) {
-      ExecError failure;
-      failure.error = error;
-      failure.exit_code = 126;
-      snprintf(failure.detail, sizeof(failure.detail), "%s", step);
-      (void)!write(status_fd, &failure, sizeof(failure));
-      _exit(126);
-    }
+    const int error = AttachToTerminal(stdio.terminal_slave.get(), &step);
+    if (error != 0) FailExec(status_fd, error, 126, step);
   } else {
     setpgid(0, 0);
-    dup2(stdio.stdin_fd, 0);
+    dup2(stdio.stdin_fd.get(), 0);
   }
   CloseFdsExcept(&status_fd, 1);
   sigset_t none;
@@ -157,8 +150,8 @@ struct CommandStdio {
   ExecWorkload(config, hardening, command, status_fd);
 }
 
-int RunCommand(const MonitorConfig& config, const ExecHardening& hardening,
-               const CommandStdio& stdio, int timeout_seconds) {
+int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, CommandStdio stdio,
+               int timeout_seconds) {
   const CommandLine command = MakeCommandLine(config);
   int status_pipe[2];
   if (pipe2(status_pipe, O_CLOEXEC) != 0) return Fail(errno, "create exec status pipe");
@@ -169,8 +162,8 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening,
   if (child < 0) return Fail(errno, "fork command");
   // Only the command may keep its stdin and terminal open: quiltd sees EOF (or EIO on the
   // master) once it and everything it started are gone.
-  if (stdio.terminal_slave >= 0) close(stdio.terminal_slave);
-  close(stdio.stdin_fd);
+  stdio.terminal_slave.Reset();
+  stdio.stdin_fd.Reset();
   // EOF without data: the exec succeeded (the pipe is CLOEXEC).
   ExecError failure;
   ssize_t n;
@@ -233,8 +226,8 @@ int RunExecHelper(const ExecHelperOptions& options) {
   if (EnterContainer(config, options.init_pid) != 0) return 1;
   UniqueFd slave;
   if (options.tty && OpenCommandTerminal(config, options, &slave) != 0) return 1;
-  CommandStdio stdio{stdin_fd.Release(), slave.Release()};
-  return RunCommand(config, hardening, stdio, options.timeout_seconds);
+  return RunCommand(config, hardening, CommandStdio{std::move(stdin_fd), std::move(slave)},
+                    options.timeout_seconds);
 }
 
 }  // namespace quilt
