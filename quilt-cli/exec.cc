@@ -100,6 +100,8 @@ int RunExec(const GlobalOptions& global, const ExecOptions& options) {
   watcher.Watch(nullptr);
   grpc::Status status = stream->Finish();
   if (!exit.has_value()) {
+    // Interrupted: quiltd kills the command when the call is cancelled; exit like a shell.
+    if (watcher.signal() != 0) return 128 + watcher.signal();
     if (!status.ok()) return ReportError(client.FailureStatus(status));
     return ReportError(absl::InternalError("exec: the stream ended without an exit status"));
   }

@@ -87,6 +87,12 @@ bool PtySession::WaitFor(const std::string& text, absl::Duration timeout) {
   }
 }
 
+bool PtySession::Cooked() const {
+  termios mode{};
+  if (tcgetattr(master_.get(), &mode) != 0) return false;
+  return (mode.c_lflag & ECHO) != 0 && (mode.c_lflag & ICANON) != 0;
+}
+
 void PtySession::Resize(unsigned short rows, unsigned short columns) {
   winsize size{};
   size.ws_row = rows;

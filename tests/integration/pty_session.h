@@ -23,6 +23,9 @@ class PtySession {
   PtySession& operator=(const PtySession&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // True while the terminal is in its normal (cooked) mode: echo and line editing on.
+  bool Cooked() const;
   // Types `keys` (raw bytes: "\r" is Enter, "\x03" is Ctrl-C).
   void Type(const std::string& keys);
   // Reads until the output since the last match contains `text`; false on timeout.

@@ -2,6 +2,7 @@
 // (typing, echo, Ctrl-C, resizes, exit codes), stdin through pipes, and the Exec/Attach
 // streams at the gRPC level, including an attach after quiltd was restarted.
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,23 @@ TEST_F(TtyTest, CtrlCReachesTheProcessInTheContainer) {
   EXPECT_EQ(session->Wait(), 130) << session->output();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   // The sleep is gone from the container.
+  CommandResult ps =
+      Cli({"exec", c.id(), "--", "sh", "-c", "ps -o args | grep -c '^sleep 100$' || true"});
+  EXPECT_EQ(ps.out, "0\n");
+}
+
+TEST_F(TtyTest, TerminalIsRestoredWhenQuiltCliIsSignalled) {
+  v1::Container c = RunSleeper();
+  for (int signal : {SIGTERM, SIGHUP}) {
+    auto session =
+        CliOnTerminal({"exec", "-it", c.id(), "--", "sh", "-c", "echo ready; exec sleep 100"});
+    ASSERT_TRUE(session->WaitFor("ready")) << session->output();
+    EXPECT_FALSE(session->Cooked());  // raw while attached
+    kill(session->pid(), signal);
+    EXPECT_EQ(session->Wait(), 128 + signal) << session->output();
+    EXPECT_TRUE(session->Cooked());
+  }
+  // Cancelling the call killed the commands.
   CommandResult ps =
       Cli({"exec", c.id(), "--", "sh", "-c", "ps -o args | grep -c '^sleep 100$' || true"});
   EXPECT_EQ(ps.out, "0\n");
