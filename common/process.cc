@@ -1,9 +1,12 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <string>
 
@@ -61,6 +64,22 @@ absl::Status SignalPidfd(int pidfd, int signal) {
     return ErrnoStatus("pidfd_send_signal");
   }
   return absl::OkStatus();
+}
+
+bool AwaitExitAndReap(pid_t pid, int64_t start_ticks, int timeout_ms) {
+  absl::StatusOr<UniqueFd> pidfd = OpenPidfdIfSame(pid, start_ticks);
+  if (!pidfd.ok()) return true;
+  pollfd fd = {pidfd->get(), POLLIN, 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&fd, 1, timeout_ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) return false;
+  // ECHILD when it is not our child: its own parent reaps it.
+  siginfo_t info{};
+  ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd->get()), &info,
+           WEXITED | WNOHANG);
+  return true;
 }
 
 }  // namespace quilt

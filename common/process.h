@@ -26,4 +26,9 @@ absl::StatusOr<UniqueFd> OpenPidfdIfSame(pid_t pid, int64_t start_ticks);
 // Sends `signal` through a pidfd. NOT_FOUND when the process has exited.
 absl::Status SignalPidfd(int pidfd, int signal);
 
+// Waits up to `timeout_ms` for the process (pid, start_ticks) to exit and then reaps it if
+// it is our child (quiltd is a child subreaper, so a container init whose monitor died is
+// reparented to it and would stay a zombie). Returns true once the process is gone.
+bool AwaitExitAndReap(pid_t pid, int64_t start_ticks, int timeout_ms);
+
 }  // namespace quilt

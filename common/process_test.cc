@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 
 #include "gtest/gtest.h"
@@ -33,6 +34,24 @@ TEST(ProcessTest, SignalThroughPidfdAndGoneProcess) {
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(ProcessStartTicks(child).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(SignalPidfd(fd->get(), SIGKILL).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ProcessTest, AwaitExitAndReapWaitsBoundedAndReapsAChild) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  auto ticks = ProcessStartTicks(child);
+  ASSERT_TRUE(ticks.ok()) << ticks.status();
+  EXPECT_FALSE(AwaitExitAndReap(child, *ticks, 50)) << "it is still running";
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  EXPECT_TRUE(AwaitExitAndReap(child, *ticks, 5000));
+  // Reaped: nothing is left to wait for.
+  EXPECT_EQ(waitpid(child, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  EXPECT_TRUE(AwaitExitAndReap(child, *ticks, 50)) << "a gone process counts as exited";
 }
 
 }  // namespace

@@ -34,37 +34,6 @@ std::string NewContainerId() {
   return id;
 }
 
-absl::Status ValidateName(absl::string_view field, absl::string_view name) {
-  auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-  };
-  if (name.empty()) return bad("must not be empty");
-  if (name.size() > 128) return bad("longer than 128 characters");
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  if (!alnum(name[0])) return bad("must start with a letter or digit");
-  for (char c : name) {
-    if (!alnum(c) && c != '_' && c != '.' && c != '-') {
-      return bad("may hold only letters, digits, '_', '.' and '-'");
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateAbsolutePath(absl::string_view field, absl::string_view path) {
-  auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-  };
-  if (path.empty() || path[0] != '/') return bad("must be an absolute path");
-  if (path.size() > 4095) return bad("longer than 4095 bytes");
-  if (path.find('\0') != absl::string_view::npos) return bad("holds a NUL byte");
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    if (part == "." || part == "..") return bad("must not contain \".\" or \"..\"");
-  }
-  return absl::OkStatus();
-}
-
 namespace {
 
 bool IsValidUtf8(absl::string_view s) {
@@ -103,6 +72,38 @@ bool IsValidUtf8(absl::string_view s) {
 }
 
 }  // namespace
+
+absl::Status ValidateName(absl::string_view field, absl::string_view name) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+  };
+  if (name.empty()) return bad("must not be empty");
+  if (name.size() > 128) return bad("longer than 128 characters");
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(name[0])) return bad("must start with a letter or digit");
+  for (char c : name) {
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') {
+      return bad("may hold only letters, digits, '_', '.' and '-'");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAbsolutePath(absl::string_view field, absl::string_view path) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+  };
+  if (path.empty() || path[0] != '/') return bad("must be an absolute path");
+  if (path.size() > 4095) return bad("longer than 4095 bytes");
+  if (path.find('\0') != absl::string_view::npos) return bad("holds a NUL byte");
+  if (!IsValidUtf8(path)) return bad("not valid UTF-8");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "." || part == "..") return bad("must not contain \".\" or \"..\"");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateText(absl::string_view field, absl::string_view value, size_t max_len) {
   if (value.size() > max_len) {

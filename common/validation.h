@@ -18,8 +18,8 @@ std::string NewContainerId();
 // [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}.
 absl::Status ValidateName(absl::string_view field, absl::string_view name);
 
-// Fails with INVALID_ARGUMENT naming `field` unless `path` is absolute, has no NUL byte, no
-// "." or ".." component and is at most 4095 bytes.
+// Fails with INVALID_ARGUMENT naming `field` unless `path` is absolute, valid UTF-8, has no
+// NUL byte, no "." or ".." component and is at most 4095 bytes.
 absl::Status ValidateAbsolutePath(absl::string_view field, absl::string_view path);
 
 // Fails with INVALID_ARGUMENT naming `field` if `value` holds a NUL byte, is not valid UTF-8,

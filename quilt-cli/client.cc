@@ -120,6 +120,12 @@ absl::StatusOr<quilt::v1::RemoveImageResponse> Client::RemoveImage(
   return Call(*this, images_.get(), &quilt::v1::Images::Stub::RemoveImage, request, kDiskDeadline);
 }
 
+absl::StatusOr<quilt::v1::PruneImagesResponse> Client::PruneImages(
+    const quilt::v1::PruneImagesRequest& request) {
+  // Each removal deletes a tree; many images take a while.
+  return Call(*this, images_.get(), &quilt::v1::Images::Stub::PruneImages, request, std::nullopt);
+}
+
 absl::StatusOr<quilt::v1::VersionResponse> Client::Version() {
   return Call(*this, system_.get(), &quilt::v1::System::Stub::Version, quilt::v1::VersionRequest(),
               kShortDeadline);
@@ -138,6 +144,16 @@ Client::Exec(grpc::ClientContext* context) {
 std::unique_ptr<grpc::ClientReaderWriter<quilt::v1::AttachRequest, quilt::v1::AttachResponse>>
 Client::Attach(grpc::ClientContext* context) {
   return containers_->Attach(context);
+}
+
+std::unique_ptr<grpc::ClientWriter<quilt::v1::CopyToRequest>> Client::CopyTo(
+    grpc::ClientContext* context, quilt::v1::CopyToResponse* response) {
+  return containers_->CopyTo(context, response);
+}
+
+std::unique_ptr<grpc::ClientReader<quilt::v1::CopyFromResponse>> Client::CopyFrom(
+    grpc::ClientContext* context, const quilt::v1::CopyFromRequest& request) {
+  return containers_->CopyFrom(context, request);
 }
 
 }  // namespace quilt::cli

@@ -44,6 +44,8 @@ class Client {
   absl::StatusOr<quilt::v1::ListImagesResponse> ListImages();
   absl::StatusOr<quilt::v1::RemoveImageResponse> RemoveImage(
       const quilt::v1::RemoveImageRequest& request);
+  absl::StatusOr<quilt::v1::PruneImagesResponse> PruneImages(
+      const quilt::v1::PruneImagesRequest& request);
   absl::StatusOr<quilt::v1::VersionResponse> Version();
 
   // Opens a Logs stream on `context` (which must outlive the reader).
@@ -55,6 +57,14 @@ class Client {
       grpc::ClientContext* context);
   std::unique_ptr<grpc::ClientReaderWriter<quilt::v1::AttachRequest, quilt::v1::AttachResponse>>
   Attach(grpc::ClientContext* context);
+
+  // Opens a CopyTo stream on `context`; the call's answer goes into `response`.
+  std::unique_ptr<grpc::ClientWriter<quilt::v1::CopyToRequest>> CopyTo(
+      grpc::ClientContext* context, quilt::v1::CopyToResponse* response);
+
+  // Opens a CopyFrom stream on `context` (which must outlive the reader).
+  std::unique_ptr<grpc::ClientReader<quilt::v1::CopyFromResponse>> CopyFrom(
+      grpc::ClientContext* context, const quilt::v1::CopyFromRequest& request);
 
   // The Status to print for a failed call: an unreachable daemon becomes "cannot connect to
   // quiltd at <socket>: <reason> (is quiltd running?)"; otherwise the server's message with

@@ -60,6 +60,7 @@ void AddKillCommand(CLI::App& app, Invocation& invocation);
 void AddRmCommand(CLI::App& app, Invocation& invocation);
 void AddStatsCommand(CLI::App& app, Invocation& invocation);
 void AddExecCommand(CLI::App& app, Invocation& invocation);
+void AddCpCommand(CLI::App& app, Invocation& invocation);
 void AddImageCommand(CLI::App& app, Invocation& invocation);
 void AddVersionCommand(CLI::App& app, Invocation& invocation);
 void AddAttachCommand(CLI::App& app, Invocation& invocation);

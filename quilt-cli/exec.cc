@@ -95,7 +95,10 @@ int RunExec(const GlobalOptions& global, const ExecOptions& options) {
       }
     }
     // The call is over: input cannot matter any more, and a pending Write returns at once.
-    context.TryCancel();
+    // Not when it failed: a cancel before Finish would replace quiltd's status (an unknown
+    // user, a stopped container) with CANCELLED; the input pump's writes fail anyway once
+    // the server has ended the call.
+    if (exit.has_value()) context.TryCancel();
   }
   watcher.Watch(nullptr);
   grpc::Status status = stream->Finish();

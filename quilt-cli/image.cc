@@ -1,4 +1,5 @@
-// quilt-cli image import PATH [--name N] | image ls | image rm REF [-f]: the image store.
+// quilt-cli image import PATH [--name N] [--tag T] | image ls | image rm REF [-f]
+// | image prune [-a]: the image store.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@ namespace {
 struct ImportOptions {
   std::string path;
   std::string name;
+  std::string tag;
 };
 
 struct RemoveImageOptions {
@@ -28,6 +30,7 @@ int RunImport(const GlobalOptions& global, const ImportOptions& options) {
   // The daemon opens the path itself, from its own working directory.
   request.set_path(AbsolutePath(options.path, CurrentDir()));
   request.set_name(options.name);
+  request.set_tag(options.tag);
   Client client(global.socket);
   absl::StatusOr<quilt::v1::ImportResponse> response = client.Import(request);
   if (!response.ok()) return ReportError(response.status());
@@ -75,16 +78,34 @@ int RunRemove(const GlobalOptions& global, const RemoveImageOptions& options) {
   return 0;
 }
 
+int RunPrune(const GlobalOptions& global, bool all) {
+  quilt::v1::PruneImagesRequest request;
+  request.set_all(all);
+  Client client(global.socket);
+  absl::StatusOr<quilt::v1::PruneImagesResponse> response = client.PruneImages(request);
+  if (!response.ok()) return ReportError(response.status());
+  if (global.json) {
+    PrintJson(std::cout, ProtoToJson(*response));
+    return 0;
+  }
+  for (const std::string& digest : response->digests()) std::cout << digest << '\n';
+  std::cout << "Reclaimed " << HumanSize(response->reclaimed_bytes()) << '\n';
+  return 0;
+}
+
 }  // namespace
 
 void AddImageCommand(CLI::App& app, Invocation& invocation) {
   CLI::App* image = app.add_subcommand("image", "Manage images");
   image->require_subcommand(1);
 
-  CLI::App* import = image->add_subcommand("import", "Import a rootfs tarball");
+  CLI::App* import = image->add_subcommand(
+      "import", "Import an OCI image layout, oci-archive, docker save archive or rootfs tarball");
   auto import_options = std::make_shared<ImportOptions>();
-  import->add_option("path", import_options->path, "Tarball path")->required();
+  import->add_option("path", import_options->path, "Directory or tarball path")->required();
   import->add_option("--name", import_options->name, "Name to give the image");
+  import->add_option("--tag", import_options->tag,
+                     "Which image of a layout or archive holding several");
   OnRun(import, invocation, [import_options](const GlobalOptions& global) {
     return RunImport(global, *import_options);
   });
@@ -99,6 +120,12 @@ void AddImageCommand(CLI::App& app, Invocation& invocation) {
   OnRun(remove, invocation, [remove_options](const GlobalOptions& global) {
     return RunRemove(global, *remove_options);
   });
+
+  CLI::App* prune = image->add_subcommand("prune", "Remove unused images without a name");
+  auto prune_all = std::make_shared<bool>(false);
+  prune->add_flag("-a,--all", *prune_all, "Remove every unused image, named or not");
+  OnRun(prune, invocation,
+        [prune_all](const GlobalOptions& global) { return RunPrune(global, *prune_all); });
 }
 
 }  // namespace quilt::cli

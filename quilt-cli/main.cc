@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   quilt::cli::AddRmCommand(app, invocation);
   quilt::cli::AddStatsCommand(app, invocation);
   quilt::cli::AddExecCommand(app, invocation);
+  quilt::cli::AddCpCommand(app, invocation);
   quilt::cli::AddImageCommand(app, invocation);
   quilt::cli::AddVersionCommand(app, invocation);
   quilt::cli::AddAttachCommand(app, invocation);

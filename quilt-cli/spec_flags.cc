@@ -56,6 +56,10 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
       ->allow_extra_args(false);
   command->add_option("--seccomp", flags->seccomp,
                       "System call filter: default, or unconfined for none");
+  command->add_option("--entrypoint", flags->entrypoint,
+                      "Executable to run instead of the image's Entrypoint (drops its Cmd)");
+  command->add_option("--userns", flags->userns,
+                      "User namespace: host (none), auto, or HOST_UID:COUNT");
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -65,6 +69,7 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   quilt::v1::ContainerSpec spec;
   spec.set_name(flags.name);
   if (!flags.image.empty()) spec.set_image(ImageRef(flags.image, cwd));
+  if (!flags.entrypoint.empty()) spec.add_entrypoint(flags.entrypoint);
   spec.mutable_command()->Add(flags.command.begin(), flags.command.end());
   for (const std::string& entry : flags.env) {
     QUILT_ASSIGN_OR_RETURN(std::optional<std::string> parsed, ParseEnv(entry, env));
@@ -88,6 +93,7 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.set_seccomp(flags.seccomp);
   spec.set_stdin_open(flags.interactive);
   spec.set_tty(flags.tty);
+  spec.set_userns(flags.userns);
   return spec;
 }
 

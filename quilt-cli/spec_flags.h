@@ -34,6 +34,8 @@ struct SpecFlags {
   std::string seccomp;
   bool interactive = false;  // -i: spec.stdin_open
   bool tty = false;          // -t: spec.tty
+  std::string userns;
+  std::string entrypoint;
   // The positional words (all words after "--"): the workload's argv, verbatim.
   std::vector<std::string> command;
 };

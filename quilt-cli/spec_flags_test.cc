@@ -83,19 +83,21 @@ TEST(SpecFlagsTest, BadValuesNameTheFlag) {
 }
 
 TEST(SpecFlagsTest, SecurityFlagsAndPidsSpecialValues) {
-  absl::StatusOr<quilt::v1::ContainerSpec> spec =
-      BuildSpec(Parse({"--cap-drop", "ALL", "--cap-add", "NET_RAW", "--cap-add", "cap_kill",
-                       "--seccomp", "unconfined", "--pids", "-1", "--", "true"}),
-                "/", NoEnv);
+  absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(
+      Parse({"--cap-drop", "ALL", "--cap-add", "NET_RAW", "--cap-add", "cap_kill", "--seccomp",
+             "unconfined", "--pids", "-1", "--userns", "auto", "--", "true"}),
+      "/", NoEnv);
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_THAT(spec->cap_drop(), testing::ElementsAre("ALL"));
   EXPECT_THAT(spec->cap_add(), testing::ElementsAre("NET_RAW", "cap_kill"));
   EXPECT_EQ(spec->seccomp(), "unconfined");
+  EXPECT_EQ(spec->userns(), "auto");
   EXPECT_EQ(spec->resources().pids_max(), -1);
   spec = BuildSpec(Parse({"--", "true"}), "/", NoEnv);
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_TRUE(spec->cap_add().empty());
   EXPECT_EQ(spec->seccomp(), "");
+  EXPECT_EQ(spec->userns(), "");
   EXPECT_EQ(spec->resources().pids_max(), 0) << "0: the daemon's default";
 }
 

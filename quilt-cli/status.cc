@@ -47,7 +47,8 @@ void PrintContainer(const quilt::v1::Container& container) {
             << "command: " << CommandText(spec.command()) << '\n'
             << "limits: " << LimitsText(spec.resources()) << '\n'
             << "capabilities: " << CapabilitiesText(spec) << '\n'
-            << "seccomp: " << (spec.seccomp().empty() ? "default" : spec.seccomp()) << '\n';
+            << "seccomp: " << (spec.seccomp().empty() ? "default" : spec.seccomp()) << '\n'
+            << "userns: " << (spec.userns().empty() ? "host" : spec.userns()) << '\n';
 }
 
 int RunStatus(const GlobalOptions& global, const std::string& ref) {

@@ -7,6 +7,9 @@ and then launches every peer container from there: no per-run wrapper cost to su
 Protocol: one JSON request per stdin line, one JSON reply per stdout line:
   {"op": "run", "runtime": "crun", "n": 5}             -> {"ns": [...]} per container
   {"op": "batch", "runtime": "crun", "n": 100, "parallel": 2} -> {"wall_ns": ...}
+  {"op": "detach", "runtime": "crun", "bundle": DIR}    -> {"name": ...} (runs detached)
+  {"op": "exec", "runtime": "crun", "name": N, "n": 5}  -> {"ns": [...]} per `exec /bin/true`
+  {"op": "delete", "runtime": "crun", "name": N}        -> {}
 """
 
 import json
@@ -32,14 +35,29 @@ class Launcher:
         self.counter = 0
         self.lock = threading.Lock()
 
-    def argv(self, runtime, slot):
+    def new_name(self):
         with self.lock:
             self.counter += 1
-            name = f"qb-{os.getpid()}-{self.counter}"
-        return [
-            self.paths[runtime], "--root",
-            os.path.join(self.state_dir, runtime), "run", "--bundle", self.bundles[slot], name
-        ]
+            return f"qb-{os.getpid()}-{self.counter}"
+
+    def base(self, runtime):
+        return [self.paths[runtime], "--root", os.path.join(self.state_dir, runtime)]
+
+    def argv(self, runtime, slot):
+        return self.base(runtime) + ["run", "--bundle", self.bundles[slot], self.new_name()]
+
+    def detach(self, runtime, bundle):
+        """Starts a container in the background (stdio on /dev/null); returns its name."""
+        name = self.new_name()
+        common.check_run(self.base(runtime) + ["run", "--detach", "--bundle", bundle, name])
+        return name
+
+    def exec(self, runtime, name):
+        """One `exec NAME /bin/true` to its end; returns its wall time in ns."""
+        return common.check_run(self.base(runtime) + ["exec", name, "/bin/true"])
+
+    def delete(self, runtime, name):
+        common.check_run(self.base(runtime) + ["delete", "--force", name])
 
     def run(self, runtime, slot=0):
         """One container start-to-exit; returns its wall time in ns."""
@@ -78,8 +96,16 @@ def main():
     for line in sys.stdin:
         request = json.loads(line)
         try:
+            runtime = request["runtime"]
             if request["op"] == "run":
-                reply = {"ns": [launcher.run(request["runtime"]) for _ in range(request["n"])]}
+                reply = {"ns": [launcher.run(runtime) for _ in range(request["n"])]}
+            elif request["op"] == "detach":
+                reply = {"name": launcher.detach(runtime, request["bundle"])}
+            elif request["op"] == "exec":
+                reply = {"ns": [launcher.exec(runtime, request["name"]) for _ in range(request["n"])]}
+            elif request["op"] == "delete":
+                launcher.delete(runtime, request["name"])
+                reply = {}
             else:
                 reply = {
                     "wall_ns":

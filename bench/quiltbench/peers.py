@@ -30,6 +30,10 @@ class Peers:
         self.cgroup_base = f"{memory}/quilt-bench-peers-{os.getpid()}"
         self.created_cgroups = self._missing_cgroup_dirs()
         self.bundles = [self._bundle(slot, command) for slot in range(SLOTS)]
+        # One long-running container per runtime for the exec benchmark, each its own cgroup.
+        self.sleeper_bundles = {
+            r: self._bundle(f"sleeper-{r}", ["sleep", "3600"]) for r in RUNTIMES
+        }
         self.helper = None
 
     def _missing_cgroup_dirs(self):
@@ -90,6 +94,18 @@ class Peers:
         """Wall ns of n containers over `parallel` back-to-back streams."""
         request = {"op": "batch", "runtime": runtime, "n": n, "parallel": parallel}
         return self._ask(request)["wall_ns"]
+
+    def start_sleeper(self, runtime):
+        """Starts a detached `sleep` container; returns its name (for exec and delete)."""
+        return self._ask({"op": "detach", "runtime": runtime,
+                          "bundle": self.sleeper_bundles[runtime]})["name"]
+
+    def exec(self, runtime, name, n=1):
+        """Wall ns of n `<runtime> exec NAME /bin/true`, one after another."""
+        return self._ask({"op": "exec", "runtime": runtime, "name": name, "n": n})["ns"]
+
+    def delete(self, runtime, name):
+        self._ask({"op": "delete", "runtime": runtime, "name": name})
 
     def close(self):
         """Stops the helper and removes the cgroup levels the runtimes created."""

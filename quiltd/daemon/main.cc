@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <limits.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,10 +18,13 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/thread_pool.h"
+#include "quiltd/daemon/api_listener.h"
 #include "quiltd/daemon/instance_lock.h"
 #include "quiltd/runtime/runtime.h"
+#include "quiltd/service/api_access.h"
 #include "quiltd/service/containers_service.h"
 #include "quiltd/service/images_service.h"
+#include "quiltd/service/peer_credentials.h"
 
 namespace quilt {
 namespace {
@@ -35,6 +39,9 @@ struct Flags {
   std::string log_level = "info";
   std::string default_image;
   std::string monitor_path;
+  ExtractLimits image_limits;
+  std::string userns_range;
+  std::string socket_group = "quilt";
 };
 
 std::string DirOfSelf() {
@@ -66,6 +73,14 @@ absl::StatusOr<std::string> RealDir(const std::string& path) {
   return std::string(resolved);
 }
 
+// The host ids "auto" user namespaces come from: the flag, else the "quilt" entry of
+// /etc/subuid (used for gids too), else none.
+absl::StatusOr<IdRange> UsernsPool(const std::string& flag) {
+  if (!flag.empty()) return ParseIdRange(flag, "--userns-range", kUsernsSize);
+  absl::StatusOr<IdRange> subuid = ReadSubordinateRange("/etc/subuid", "quilt");
+  return subuid.ok() ? *subuid : IdRange{};
+}
+
 absl::Status Serve(const Flags& flags) {
   QUILT_ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(flags.log_level));
   SetLogLevel(level);
@@ -81,6 +96,8 @@ absl::Status Serve(const Flags& flags) {
       flags.monitor_path.empty() ? DirOfSelf() + "/quilt-monitor" : flags.monitor_path;
   options.default_image_path =
       flags.default_image.empty() ? DefaultImagePath() : flags.default_image;
+  options.image_limits = flags.image_limits;
+  QUILT_ASSIGN_OR_RETURN(options.userns_pool, UsernsPool(flags.userns_range));
   if (!Exists(options.monitor_path)) {
     return absl::NotFoundError(
         absl::StrCat("monitor binary ", options.monitor_path, " not found (use --monitor-path)"));
@@ -93,22 +110,26 @@ absl::Status Serve(const Flags& flags) {
   SystemService system(runtime.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Connections are accepted by ApiListener, which knows each peer's credentials, and handed
+  // to `server`, or to `refusing` (PERMISSION_DENIED for every call) when the peer is neither
+  // root nor in the API group. Neither server listens itself.
+  const std::optional<gid_t> api_group = LookUpGroup("/etc/group", flags.socket_group);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(UnixTarget(flags.socket), grpc::InsecureServerCredentials());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> checks;
+  checks.push_back(std::make_unique<PeerCheckInterceptorFactory>(api_group));
+  builder.experimental().SetInterceptorCreators(std::move(checks));
   builder.RegisterService(&containers);
   builder.RegisterService(&images);
   builder.RegisterService(&system);
-  // The socket is created by BuildAndStart: the umask keeps it from ever being wider than
-  // 0660, even for the instant before the chmod below.
-  const mode_t old_umask = ::umask(0117);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ::umask(old_umask);
-  if (server == nullptr) {
-    return absl::UnavailableError(absl::StrCat("listen on ", flags.socket, " failed"));
-  }
-  if (::chmod(flags.socket.c_str(), 0660) != 0) {
-    return ErrnoStatus(absl::StrCat("chmod ", flags.socket));
-  }
+  RefusingService refusal;
+  grpc::ServerBuilder refusing_builder;
+  refusing_builder.RegisterCallbackGenericService(&refusal);
+  std::unique_ptr<grpc::Server> refusing = refusing_builder.BuildAndStart();
+  if (server == nullptr || refusing == nullptr) return absl::InternalError("start gRPC servers");
+  QUILT_ASSIGN_OR_RETURN(std::unique_ptr<ApiListener> listener,
+                         ApiListener::Listen(flags.socket, api_group));
+  listener->Start(server.get(), refusing.get());
   QUILT_LOG(INFO) << "quiltd " << QUILT_VERSION << " serving on " << flags.socket << " (state "
                   << state_dir << ", cgroups " << runtime->CgroupModeName() << ")";
 
@@ -121,7 +142,10 @@ absl::Status Serve(const Flags& flags) {
   QUILT_LOG(INFO) << "signal " << signal << ": shutting down (containers keep running)";
   // Calls in flight get a moment to finish; long ones (Wait, Logs --follow) are cancelled
   // and their clients reconnect to the next daemon. Containers are not touched.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  listener->Stop();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(500);
+  server->Shutdown(deadline);
+  refusing->Shutdown(deadline);
   ::unlink(flags.socket.c_str());
   return absl::OkStatus();
 }
@@ -136,9 +160,20 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", flags.state_dir, "state directory ($QUILT_STATE_DIR)");
   app.add_option("--cgroup-parent", flags.cgroup_parent,
                  "cgroup under which containers go (default: quiltd's own cgroup)");
-  app.add_option("--log-level", flags.log_level, "debug, info, warning or error");
+  app.add_option("--log-level", flags.log_level, "debug, info, warning or error")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--default-image", flags.default_image, "tarball used when no image is given");
   app.add_option("--monitor-path", flags.monitor_path, "the quilt-monitor executable");
+  app.add_option("--image-max-bytes", flags.image_limits.max_total_bytes,
+                 "refuse image archives unpacking to more bytes (default 16 GiB)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--image-max-entries", flags.image_limits.max_entries,
+                 "refuse image archives with more entries (default 1000000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--socket-group", flags.socket_group,
+                 "group given access to the socket (mode 0660), when it exists; else root only");
+  app.add_option("--userns-range", flags.userns_range,
+                 "START:COUNT host ids for --userns auto (default: user quilt in /etc/subuid)");
   CLI11_PARSE(app, argc, argv);
 
   // Blocked before any thread starts so every thread inherits the mask and only sigwait in
@@ -149,6 +184,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // A container init whose monitor is killed is reparented here rather than to pid 1, which
+  // may never reap it (then it stays a zombie); the runtime reaps it (AwaitExitAndReap).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   absl::Status status = quilt::Serve(flags);
   if (!status.ok()) {

@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -24,7 +27,16 @@
 namespace quilt {
 namespace {
 
-constexpr size_t kReadChunkBytes = size_t{1} << 20;
+// Small enough that one chunk of a decompression bomb cannot inflate far past the limit
+// before the next read checks it (zstd inflates 64 KiB to 2 GiB at most, gzip to 64 MiB).
+constexpr size_t kReadChunkBytes = size_t{64} << 10;
+// What the tar stream may hold beyond the entries' declared sizes: headers, pax records
+// and padding per entry, plus the end blocks and what a decompressor holds buffered.
+constexpr int64_t kInflateAllowancePerEntry = int64_t{64} << 10;
+constexpr int64_t kInflateSlack = int64_t{16} << 20;
+// Whiteout names of the OCI image spec (layer.md, "Whiteouts").
+constexpr absl::string_view kWhiteoutPrefix = ".wh.";
+constexpr absl::string_view kOpaqueWhiteout = ".wh..wh..opq";
 
 struct ArchiveReadFree {
   void operator()(struct archive* a) const { archive_read_free(a); }
@@ -52,9 +64,15 @@ class HashingSource {
     return absl::OkStatus();
   }
 
+  // Bounds the inflated stream by what the entries read so far declare (`progress`, kept
+  // up to date by the caller). A backstop: libarchive reads pax and GNU special headers
+  // inside a single call, never showing them as entries; it bounds them itself today.
+  void Watch(const ExtractResult* progress) { progress_ = progress; }
+
   // libarchive's read callback: returns the next chunk, 0 at end of file, -1 on error.
   static la_ssize_t Read(struct archive* a, void* client, const void** out) {
     auto* self = static_cast<HashingSource*>(client);
+    if (self->OverInflated(a)) return -1;
     const ssize_t n = self->ReadChunk();
     if (n < 0) {
       archive_set_error(a, self->read_errno_, "%s", "read archive failed");
@@ -83,14 +101,28 @@ class HashingSource {
     return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
   }
 
-  // Non-OK when the last failure was the file read (not the archive's content).
+  // Non-OK when the last failure was the file read or the inflation bound (not the
+  // archive's content).
   absl::Status FileError() const {
+    if (!limit_error_.ok()) return limit_error_;
     if (read_errno_ == 0) return absl::OkStatus();
     if (read_errno_ == -1) return absl::InternalError("hash archive: openssl failed");
     return ErrnoStatus(read_errno_, "read archive");
   }
 
  private:
+  bool OverInflated(struct archive* a) {
+    if (progress_ == nullptr) return false;
+    const int64_t inflated = archive_filter_bytes(a, 0);
+    const int64_t allowed = progress_->declared_bytes +
+                            (progress_->entries + 1) * kInflateAllowancePerEntry + kInflateSlack;
+    if (inflated <= allowed) return false;
+    limit_error_ = absl::ResourceExhaustedError(absl::StrCat(
+        "archive inflates to more than ", allowed, " bytes, far more than its entries declare"));
+    archive_set_error(a, ENOSPC, "%s", "archive inflates too far");
+    return true;
+  }
+
   ssize_t ReadChunk() {
     ssize_t n;
     do {
@@ -111,6 +143,8 @@ class HashingSource {
   std::vector<char> buf_;
   std::unique_ptr<EVP_MD_CTX, DigestFree> md_;
   int read_errno_ = 0;
+  const ExtractResult* progress_ = nullptr;
+  absl::Status limit_error_;
 };
 
 }  // namespace
@@ -126,8 +160,23 @@ absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
 
 namespace {
 
+// Errors name the entry, but a hostile name may be 1 MiB long: errors keep its start.
+constexpr size_t kMaxEchoedBytes = 256;
+
+std::string EchoName(absl::string_view name) {
+  if (name.size() <= kMaxEchoedBytes) return std::string(name);
+  size_t cut = kMaxEchoedBytes;
+  // Back off to a UTF-8 character boundary.
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xc0) == 0x80) --cut;
+  return absl::StrCat(name.substr(0, cut), "...");
+}
+
+std::string EntryContext(absl::string_view name) {
+  return absl::StrCat("entry \"", EchoName(name), "\": ");
+}
+
 absl::Status EntryError(absl::string_view name, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("entry \"", name, "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat(EntryContext(name), why));
 }
 
 bool HasDotDot(absl::string_view path) {
@@ -146,8 +195,7 @@ bool IsRoot(absl::string_view path) {
 }
 
 // The entry checks that must hold before libarchive writes anything for an entry.
-absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir,
-                        const ExtractLimits& limits) {
+absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir) {
   const char* raw = archive_entry_pathname(entry);
   const absl::string_view name = raw == nullptr ? "" : raw;
   if (name.empty()) return EntryError(name, "empty path");
@@ -159,11 +207,6 @@ absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir
   const mode_t type = archive_entry_filetype(entry);
   if (type == AE_IFCHR || type == AE_IFBLK) return EntryError(name, "device node");
   if (type != AE_IFDIR && IsRoot(name)) return EntryError(name, "non-directory at the root");
-  if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_entry_bytes) {
-    return EntryError(name,
-                      absl::StrCat("size ", archive_entry_size(entry), " exceeds the limit of ",
-                                   limits.max_entry_bytes, " bytes"));
-  }
   if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
     const absl::string_view target = link;
     if (target.empty() || target.front() == '/') {
@@ -177,6 +220,46 @@ absl::Status CheckEntry(struct archive_entry* entry, const std::string& dest_dir
   return absl::OkStatus();
 }
 
+absl::Status LimitError(absl::string_view name, absl::string_view why) {
+  return absl::ResourceExhaustedError(absl::StrCat(EntryContext(name), why));
+}
+
+// Counts the entry against the limits before its data is read, so a bomb is refused before
+// it is inflated. Every declared size counts, whatever the entry's type: what libarchive does
+// read of it (to write or to skip) is inflated.
+absl::Status CountEntry(struct archive_entry* entry, const ExtractLimits& limits,
+                        ExtractResult& result) {
+  const char* raw = archive_entry_pathname(entry);
+  const absl::string_view name = raw == nullptr ? "" : raw;
+  if (++result.entries > limits.max_entries) {
+    return LimitError(name, absl::StrCat("archive has more than ", limits.max_entries,
+                                         " entries (quiltd --image-max-entries)"));
+  }
+  const int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
+  if (size < 0) return EntryError(name, "negative size");
+  if (size > limits.max_entry_bytes) {
+    return LimitError(name, absl::StrCat("size ", size, " exceeds the limit of ",
+                                         limits.max_entry_bytes, " bytes"));
+  }
+  result.declared_bytes += size;
+  if (result.declared_bytes > limits.max_total_bytes) {
+    return LimitError(name, absl::StrCat("archive unpacks to more than ", limits.max_total_bytes,
+                                         " bytes (quiltd --image-max-bytes)"));
+  }
+  if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
+    result.size_bytes += size;
+  }
+  return absl::OkStatus();
+}
+
+// Setuid and setgid programs would run as their owner on the host, for anyone who can reach
+// the store; in a container (always no_new_privs) the bits do nothing. A directory's setgid
+// only makes new files inherit its group, so it stays.
+void DropSetIds(struct archive_entry* entry) {
+  if (archive_entry_filetype(entry) == AE_IFDIR) return;
+  archive_entry_set_perm(entry, archive_entry_perm(entry) & ~(S_ISUID | S_ISGID));
+}
+
 // Maps a failure of archive_write_disk to a status: a full disk is RESOURCE_EXHAUSTED, host
 // trouble keeps its errno code, anything else (symlink tricks, type clashes) is the archive's
 // fault.
@@ -186,7 +269,8 @@ absl::Status WriteError(struct archive* writer, const std::string& dest_dir,
   const char* msg = archive_error_string(writer);
   // libarchive names the absolute temp path; the archive's own names are what users know.
   const std::string text = absl::StrCat(
-      context, absl::StrReplaceAll(msg == nullptr ? "write failed" : msg, {{dest_dir + "/", ""}}));
+      context,
+      EchoName(absl::StrReplaceAll(msg == nullptr ? "write failed" : msg, {{dest_dir + "/", ""}})));
   if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(text);
   if (err == EIO || err == EROFS || err == ENOMEM || err == EMFILE || err == ENFILE) {
     return absl::Status(ErrnoToCode(err), text);
@@ -252,6 +336,7 @@ absl::Status CopyData(struct archive* reader, struct archive* writer, const Hash
     size_t size = 0;
     la_int64_t offset = 0;
     const int r = archive_read_data_block(reader, &buf, &size, &offset);
+    QUILT_RETURN_IF_ERROR(source.FileError());
     if (r == ARCHIVE_EOF) return absl::OkStatus();
     if (r < ARCHIVE_WARN) return ReadError(reader, source, context);
     // A failed or short write(2) comes back as ARCHIVE_WARN, so any non-OK result is fatal.
@@ -270,24 +355,72 @@ void Relocate(struct archive_entry* entry, const std::string& dest_dir) {
   }
 }
 
+// Opens the directory `rel` below `dest_dir`, creating missing components, without following
+// any symlink: a layer could otherwise plant a link and whiteout through it.
+absl::StatusOr<UniqueFd> OpenDirBelow(const std::string& dest_dir, absl::string_view rel,
+                                      absl::string_view name) {
+  UniqueFd dir(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return ErrnoStatus(absl::StrCat("open ", dest_dir));
+  for (absl::string_view part : absl::StrSplit(rel, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    const std::string component(part);
+    if (::mkdirat(dir.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus(absl::StrCat(EntryContext(name), "create directory"));
+    }
+    UniqueFd next(
+        ::openat(dir.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next && (errno == ELOOP || errno == ENOTDIR)) {
+      return EntryError(name, "whiteout below a symlink or a file");
+    }
+    if (!next) return ErrnoStatus(absl::StrCat(EntryContext(name), "open directory"));
+    dir = std::move(next);
+  }
+  return dir;
+}
+
+// Writes the overlayfs form of a whiteout entry; false when `name` is not one.
+absl::StatusOr<bool> ApplyWhiteout(const std::string& dest_dir, absl::string_view name) {
+  const size_t slash = name.rfind('/');
+  const absl::string_view parent = slash == absl::string_view::npos ? "" : name.substr(0, slash);
+  const absl::string_view base = name.substr(slash == absl::string_view::npos ? 0 : slash + 1);
+  if (!absl::StartsWith(base, kWhiteoutPrefix)) return false;
+  QUILT_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBelow(dest_dir, parent, name));
+  if (base == kOpaqueWhiteout) {
+    if (::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
+      return ErrnoStatus(absl::StrCat(EntryContext(name), "mark directory opaque"));
+    }
+    return true;
+  }
+  const std::string hidden(base.substr(kWhiteoutPrefix.size()));
+  if (hidden.empty() || hidden == "." || hidden == "..") return EntryError(name, "bad whiteout");
+  if (::mknodat(dir.get(), hidden.c_str(), S_IFCHR, makedev(0, 0)) != 0) {
+    if (errno == EEXIST) return EntryError(name, "whiteout of a file the same layer holds");
+    return ErrnoStatus(absl::StrCat(EntryContext(name), "create whiteout"));
+  }
+  return true;
+}
+
 absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
                             const HashingSource& source, const std::string& dest_dir,
-                            const ExtractLimits& limits, ExtractResult& result) {
+                            const ExtractLimits& limits, EntryFormat format,
+                            ExtractResult& result) {
   while (true) {
     struct archive_entry* entry = nullptr;
     const int r = archive_read_next_header(reader, &entry);
+    // libarchive may take a failed read for a short one and carry on with what it has.
+    QUILT_RETURN_IF_ERROR(source.FileError());
     if (r == ARCHIVE_EOF) return absl::OkStatus();
     if (r < ARCHIVE_WARN) return ReadError(reader, source, "read archive: ");
     const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
-    const std::string context = absl::StrCat("entry \"", name, "\": ");
-    if (++result.entries > limits.max_entries) {
-      return EntryError(name,
-                        absl::StrCat("archive has more than ", limits.max_entries, " entries"));
+    const std::string context = EntryContext(name);
+    QUILT_RETURN_IF_ERROR(CountEntry(entry, limits, result));
+    QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir));
+    if (format == EntryFormat::kOciLayer) {
+      // The whiteout's own (empty) data is skipped by the next archive_read_next_header.
+      QUILT_ASSIGN_OR_RETURN(const bool whiteout, ApplyWhiteout(dest_dir, name));
+      if (whiteout) continue;
     }
-    QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir, limits));
-    if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr) {
-      result.size_bytes += archive_entry_size(entry);
-    }
+    DropSetIds(entry);
     Relocate(entry, dest_dir);
     if (WriteFailed(writer, archive_write_header(writer, entry))) {
       return WriteError(writer, dest_dir, context);
@@ -315,7 +448,7 @@ absl::StatusOr<UniqueFd> OpenArchiveFile(const std::string& path) {
 
 absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
                                              const std::string& dest_dir,
-                                             const ExtractLimits& limits) {
+                                             const ExtractLimits& limits, EntryFormat format) {
   QUILT_ASSIGN_OR_RETURN(UniqueFd fd, OpenArchiveFile(archive_path));
   HashingSource source(std::move(fd));
   QUILT_RETURN_IF_ERROR(source.Init());
@@ -326,8 +459,9 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
     return ReadError(reader.get(), source, "read archive: ");
   }
   ExtractResult result;
+  source.Watch(&result);
   QUILT_RETURN_IF_ERROR(
-      ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, result));
+      ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, format, result));
   // Directory permissions and times are applied at close (deferred so that read-only
   // directories can still be filled).
   if (WriteFailed(writer.get(), archive_write_close(writer.get()))) {

@@ -172,7 +172,7 @@ TEST_F(ExtractTest, RefusesEntryAboveSizeLimit) {
   absl::StatusOr<ExtractResult> result =
       ExtractArchive(archive_, dest_, {.max_entry_bytes = 10, .max_entries = 100});
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(result.status().message(), HasSubstr("entry \"big\": size 11 exceeds"));
   EXPECT_EQ(ListNames(dest_), (std::vector<std::string>{"ok"}));
 }
@@ -182,14 +182,46 @@ TEST_F(ExtractTest, RefusesTooManyEntries) {
   absl::StatusOr<ExtractResult> result =
       ExtractArchive(archive_, dest_, {.max_entry_bytes = 10, .max_entries = 2});
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(result.status().message(), HasSubstr("entry \"c\": archive has more than 2"));
   EXPECT_TRUE(ExtractArchive(archive_, scratch_.Sub("dest"), {.max_entries = 3}).ok());
 }
 
+TEST_F(ExtractTest, RefusesArchiveAboveTotalLimitBeforeWriting) {
+  ASSERT_TRUE(WriteTestArchive(archive_, {{.path = "a", .data = std::string(6, 'a')},
+                                          {.path = "d/", .type = EntryType::kDir},
+                                          {.path = "b", .data = std::string(6, 'b')}})
+                  .ok());
+  absl::StatusOr<ExtractResult> result = ExtractArchive(archive_, dest_, {.max_total_bytes = 10});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(result.status().message(), HasSubstr("entry \"b\": archive unpacks to more than 10"));
+  EXPECT_EQ(ListNames(dest_), (std::vector<std::string>{"a", "d"}));
+  EXPECT_TRUE(ExtractArchive(archive_, scratch_.Sub("sentinel"), {.max_total_bytes = 12}).ok());
+}
+
+TEST_F(ExtractTest, DropsSetuidAndSetgidButNotFromDirectories) {
+  ASSERT_TRUE(WriteTestArchive(archive_, {{.path = "suid", .data = "x", .mode = 04755},
+                                          {.path = "sgid", .data = "x", .mode = 02755},
+                                          {.path = "dir/", .type = EntryType::kDir, .mode = 02775},
+                                          {.path = "tmp/", .type = EntryType::kDir, .mode = 01777}})
+                  .ok());
+  ASSERT_TRUE(ExtractArchive(archive_, dest_).ok());
+  auto mode = [&](const std::string& name) {
+    struct stat st {};
+    EXPECT_EQ(::lstat((dest_ + "/" + name).c_str(), &st), 0) << name;
+    return st.st_mode & 07777;
+  };
+  EXPECT_EQ(mode("suid"), 0755u);
+  EXPECT_EQ(mode("sgid"), 0755u);
+  EXPECT_EQ(mode("dir"), 02775u);
+  EXPECT_EQ(mode("tmp"), 01777u);
+}
+
 TEST_F(ExtractTest, DefaultLimits) {
   EXPECT_EQ(kMaxArchiveEntryBytes, int64_t{64} * 1024 * 1024 * 1024);
-  EXPECT_EQ(kMaxArchiveEntries, 2'000'000);
+  EXPECT_EQ(kMaxArchiveEntries, 1'000'000);
+  EXPECT_EQ(kMaxArchiveTotalBytes, int64_t{16} * 1024 * 1024 * 1024);
 }
 
 TEST_F(ExtractTest, TruncatedGzipIsInvalidArgument) {

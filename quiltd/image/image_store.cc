@@ -1,5 +1,7 @@
 #include "quiltd/image/image_store.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -45,12 +48,30 @@ absl::string_view StripDigestPrefix(absl::string_view ref) {
   return ref;
 }
 
+constexpr char kLayerRecordFile[] = "layer.json";
+
 std::string RecordToJson(const ImageRecord& record) {
+  const ImageConfig& c = record.config;
   const nlohmann::json json = {{"digest", record.digest},
                                {"names", record.names},
                                {"size_bytes", record.size_bytes},
-                               {"created_at_ns", record.created_at_ns}};
+                               {"created_at_ns", record.created_at_ns},
+                               {"layers", record.layers},
+                               {"config",
+                                {{"entrypoint", c.entrypoint},
+                                 {"cmd", c.cmd},
+                                 {"env", c.env},
+                                 {"working_dir", c.working_dir},
+                                 {"user", c.user}}}};
   return json.dump(2) + "\n";
+}
+
+void ConfigFromJson(const nlohmann::json& json, ImageConfig& config) {
+  config.entrypoint = json.at("entrypoint").get<std::vector<std::string>>();
+  config.cmd = json.at("cmd").get<std::vector<std::string>>();
+  config.env = json.at("env").get<std::vector<std::string>>();
+  config.working_dir = json.at("working_dir").get<std::string>();
+  config.user = json.at("user").get<std::string>();
 }
 
 absl::StatusOr<ImageRecord> RecordFromJson(const std::string& text, absl::string_view hex) {
@@ -62,11 +83,17 @@ absl::StatusOr<ImageRecord> RecordFromJson(const std::string& text, absl::string
     record.names = json.at("names").get<std::vector<std::string>>();
     record.size_bytes = json.at("size_bytes").get<int64_t>();
     record.created_at_ns = json.at("created_at_ns").get<int64_t>();
+    // Records written before images had layers have neither key.
+    if (json.contains("layers")) record.layers = json["layers"].get<std::vector<std::string>>();
+    if (json.contains("config")) ConfigFromJson(json["config"], record.config);
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(e.what());
   }
   if (record.digest != absl::StrCat(kDigestPrefix, hex)) {
     return absl::DataLossError(absl::StrCat("digest ", record.digest, " does not match"));
+  }
+  for (const std::string& layer : record.layers) {
+    if (!IsHexDigest(layer)) return absl::DataLossError(absl::StrCat("bad layer \"", layer, "\""));
   }
   return record;
 }
@@ -124,10 +151,10 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
 
 // Extracts `path` into <tmp_dir>/rootfs and writes the record beside it, durably.
 absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& tmp_dir,
-                                   const std::string& name) {
+                                   const std::string& name, const ExtractLimits& limits) {
   const std::string rootfs = absl::StrCat(tmp_dir, "/rootfs");
   if (::mkdir(rootfs.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", rootfs));
-  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs));
+  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs, limits));
   ImageRecord record;
   record.digest = absl::StrCat(kDigestPrefix, extracted.sha256_hex);
   if (!name.empty()) record.names.push_back(name);
@@ -138,11 +165,47 @@ absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& t
   return record;
 }
 
+// True when `path` is an uncompressed tar with "oci-layout" or "manifest.json" at its top: an
+// oci-archive or a `docker save` archive rather than a rootfs. Reads only the headers (the
+// data of other entries is skipped by seeking).
+bool IsImageArchive(const std::string& path) {
+  std::unique_ptr<struct archive, int (*)(struct archive*)> reader(archive_read_new(),
+                                                                   archive_read_free);
+  if (reader == nullptr) return false;
+  archive_read_support_format_tar(reader.get());
+  archive_read_support_format_gnutar(reader.get());
+  if (archive_read_open_filename(reader.get(), path.c_str(), 64 << 10) != ARCHIVE_OK) return false;
+  struct archive_entry* entry = nullptr;
+  while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
+    absl::string_view name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    if (absl::StartsWith(name, "./")) name.remove_prefix(2);
+    if (name == "oci-layout" || name == "manifest.json") return true;
+  }
+  return false;
+}
+
+std::string LayerDir(const std::string& layers_dir, const std::string& hex) {
+  return absl::StrCat(layers_dir, "/", hex);
+}
+
+// The size recorded for a complete layer; NOT_FOUND when it is absent or incomplete.
+absl::StatusOr<int64_t> LayerSize(const std::string& layer_dir) {
+  absl::StatusOr<std::string> text = ReadSmallFile(absl::StrCat(layer_dir, "/", kLayerRecordFile));
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("no layer at ", layer_dir));
+  const nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("size_bytes") || !json["size_bytes"].is_number()) {
+    return absl::NotFoundError(absl::StrCat("incomplete layer at ", layer_dir));
+  }
+  return json["size_bytes"].get<int64_t>();
+}
+
 }  // namespace
 
-ImageStore::ImageStore(std::string images_dir) : images_dir_(std::move(images_dir)) {}
+ImageStore::ImageStore(std::string images_dir, const ExtractLimits& limits)
+    : images_dir_(std::move(images_dir)), limits_(limits) {}
 
-absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& state_dir) {
+absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& state_dir,
+                                                             const ExtractLimits& limits) {
   if (state_dir.empty()) return absl::InvalidArgumentError("open image store: empty state dir");
   const std::string dir = absl::StrCat(state_dir, "/images");
   QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(dir), "open image store"));
@@ -151,8 +214,14 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
   if (::realpath(dir.c_str(), resolved) == nullptr) {
     return ErrnoStatus(absl::StrCat("open image store: resolve ", dir));
   }
-  std::unique_ptr<ImageStore> store(new ImageStore(resolved));
+  std::unique_ptr<ImageStore> store(new ImageStore(resolved, limits));
+  QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(store->LayersDir()), "open image store"));
   QUILT_RETURN_IF_ERROR(Annotate(store->LoadRecords(), "open image store"));
+  {
+    // A crash between removing an image and deleting its layers leaves them unlisted.
+    absl::MutexLock lock(&store->layers_mu_);
+    store->CollectLayers();
+  }
   return store;
 }
 
@@ -196,9 +265,133 @@ absl::Status ImageStore::LoadRecords() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const std::string& name) {
+absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const std::string& name,
+                                                const std::string& tag) {
   const std::string context = absl::StrCat("import ", path);
   if (!name.empty()) QUILT_RETURN_IF_ERROR(Annotate(ValidateName("name", name), context));
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    absl::StatusOr<ImportResult> imported = ImportLayout(path, name, tag);
+    if (!imported.ok()) return Annotate(imported.status(), context);
+    return imported;
+  }
+  if (IsImageArchive(path)) {
+    absl::StatusOr<ImportResult> imported = ImportImageArchive(path, name, tag);
+    if (!imported.ok()) return Annotate(imported.status(), context);
+    return imported;
+  }
+  if (!tag.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context,
+                     ": a tag picks an image of an OCI or docker archive; this is a "
+                     "rootfs tarball"));
+  }
+  return ImportTarball(path, name);
+}
+
+absl::StatusOr<ImportResult> ImageStore::ImportImageArchive(const std::string& path,
+                                                            const std::string& name,
+                                                            const std::string& tag) {
+  QUILT_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir(images_dir_));
+  absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
+  // The archive goes through the same checks as a rootfs; its blobs are then read from the
+  // unpacked tree without following any link out of it.
+  QUILT_RETURN_IF_ERROR(ExtractArchive(path, tmp_dir, limits_).status());
+  return ImportLayout(tmp_dir, name, tag);
+}
+
+absl::StatusOr<ImportResult> ImageStore::ImportLayout(const std::string& layout_dir,
+                                                      const std::string& name,
+                                                      const std::string& tag) {
+  UniqueFd layout(::open(layout_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!layout) return ErrnoStatus(absl::StrCat("open ", layout_dir));
+  QUILT_ASSIGN_OR_RETURN(const ImageManifest manifest, ReadImageLayout(layout.get(), tag));
+  ImageRecord record;
+  record.digest = absl::StrCat(kDigestPrefix, manifest.id_hex);
+  {
+    absl::MutexLock lock(&mu_);
+    QUILT_ASSIGN_OR_RETURN(std::optional<ImageRecord> existing, NameExisting(record.digest, name));
+    if (existing.has_value()) return ImportResult{*std::move(existing), false};
+  }
+  if (!name.empty()) record.names.push_back(name);
+  record.created_at_ns = absl::GetCurrentTimeNanos();
+  record.config = manifest.config;
+  absl::MutexLock layers_lock(&layers_mu_);
+  // Layers unpacked for an import that then fails belong to no image: drop them (runs
+  // before the lock is released).
+  absl::Cleanup collect = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { CollectLayers(); };
+  for (const LayerBlob& blob : manifest.layers) {
+    QUILT_ASSIGN_OR_RETURN(const int64_t size, EnsureLayer(layout.get(), blob));
+    record.size_bytes += size;
+    record.layers.push_back(blob.sha256_hex);
+  }
+  QUILT_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir(images_dir_));
+  absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
+  QUILT_RETURN_IF_ERROR(WriteRecord(tmp_dir, record));
+  QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
+  bool unpacked = false;
+  QUILT_ASSIGN_OR_RETURN(ImageRecord committed, Commit(tmp_dir, record, name, &unpacked));
+  std::move(collect).Cancel();
+  if (unpacked) std::move(remove_tmp).Cancel();
+  QUILT_LOG(INFO) << "imported image " << committed.digest << " (" << record.layers.size()
+                  << " layers) from " << layout_dir;
+  return ImportResult{std::move(committed), unpacked};
+}
+
+absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& blob) {
+  const std::string final_dir = LayerDir(LayersDir(), blob.sha256_hex);
+  if (absl::StatusOr<int64_t> size = LayerSize(final_dir); size.ok()) return *size;
+  const std::string context = absl::StrCat("layer ", blob.path);
+  absl::StatusOr<UniqueFd> fd = OpenBeneath(layout_fd, blob.path);
+  if (!fd.ok()) return Annotate(fd.status(), context);
+  QUILT_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir(LayersDir()));
+  absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
+  const std::string diff = absl::StrCat(tmp_dir, "/diff");
+  if (::mkdir(diff.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", diff));
+  // The blob is read through its descriptor: the path was resolved once, beneath the layout.
+  absl::StatusOr<ExtractResult> extracted = ExtractArchive(
+      absl::StrCat("/proc/self/fd/", fd->get()), diff, limits_, EntryFormat::kOciLayer);
+  if (!extracted.ok()) return Annotate(extracted.status(), context);
+  if (extracted->sha256_hex != blob.sha256_hex) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": content has digest sha256:", extracted->sha256_hex,
+                     ", expected sha256:", blob.sha256_hex));
+  }
+  QUILT_RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(tmp_dir, "/", kLayerRecordFile),
+                          nlohmann::json({{"size_bytes", extracted->size_bytes}}).dump() + "\n"));
+  QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
+  // A leftover incomplete directory of the same layer (a crash before layer.json) goes first.
+  RemoveTreeOrWarn(final_dir);
+  if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+    return ErrnoStatus(absl::StrCat("rename ", tmp_dir, " to ", final_dir));
+  }
+  std::move(remove_tmp).Cancel();
+  return extracted->size_bytes;
+}
+
+void ImageStore::CollectLayers() {
+  absl::flat_hash_set<std::string> listed;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const ImageRecord& image : images_)
+      listed.insert(image.layers.begin(), image.layers.end());
+  }
+  absl::StatusOr<std::vector<std::string>> entries = ListDir(LayersDir());
+  if (!entries.ok()) {
+    QUILT_LOG(WARNING) << "image store: " << entries.status().message();
+    return;
+  }
+  for (const std::string& entry : *entries) {
+    if (listed.contains(entry)) continue;
+    QUILT_LOG(INFO) << "image store: removing unused layer " << entry;
+    RemoveTreeOrWarn(LayerDir(LayersDir(), entry));
+  }
+}
+
+absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
+                                                       const std::string& name) {
+  const std::string context = absl::StrCat("import ", path);
   // Hashing first (about 2 GB/s) keeps a repeated import from unpacking anything.
   absl::StatusOr<std::string> hex = Sha256OfFile(path);
   if (!hex.ok()) return Annotate(hex.status(), context);
@@ -216,7 +409,7 @@ absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const s
   // large tree is slow).
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   // Extraction runs without the lock: imports of different files proceed in parallel.
-  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name);
+  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name, limits_);
   if (!record.ok()) return Annotate(record.status(), context);
   bool unpacked = false;
   absl::StatusOr<ImageRecord> committed = Commit(tmp_dir, *record, name, &unpacked);
@@ -345,11 +538,23 @@ absl::Status ImageStore::Remove(const std::string& digest) {
     images_.erase(images_.begin() + (record - images_.data()));
   }
   RemoveTreeOrWarn(trash);
+  absl::MutexLock lock(&layers_mu_);
+  CollectLayers();
   return absl::OkStatus();
 }
 
-std::string ImageStore::RootfsDir(const std::string& digest) const {
-  return absl::StrCat(ImageDir(digest), "/rootfs");
+absl::StatusOr<std::vector<std::string>> ImageStore::LowerDirs(const std::string& digest) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const auto it = std::find_if(images_.begin(), images_.end(),
+                               [&](const ImageRecord& r) { return r.digest == digest; });
+  if (it == images_.end()) return absl::NotFoundError(absl::StrCat("no such image: ", digest));
+  if (it->layers.empty())
+    return std::vector<std::string>{absl::StrCat(ImageDir(digest), "/rootfs")};
+  std::vector<std::string> dirs;
+  for (auto layer = it->layers.rbegin(); layer != it->layers.rend(); ++layer) {
+    dirs.push_back(absl::StrCat(LayerDir(LayersDir(), *layer), "/diff"));
+  }
+  return dirs;
 }
 
 std::string ImageStore::ImageDir(const std::string& digest) const {

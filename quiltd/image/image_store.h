@@ -1,9 +1,16 @@
-// The image store: rootfs tarballs imported once, unpacked once, addressed by sha256.
+// The image store: rootfs tarballs and OCI/docker images imported once, unpacked once,
+// addressed by sha256.
 //
 // Layout under <state>/images/:
-//   <hex>/rootfs/      the unpacked tree (overlay lower dir for every container of the image)
-//   <hex>/image.json   ImageRecord (digest, names, size, created_at)
-//   .tmp-<random>/     an import in progress; anything named .tmp-* is garbage at start-up
+//   <hex>/rootfs/             a rootfs tarball's unpacked tree (the overlay lower dir of its
+//                             containers)
+//   <hex>/image.json          ImageRecord (digest, names, size, created_at, layers, config)
+//   layers/<hex>/diff/        one unpacked image layer in overlayfs form, shared by every
+//                             image listing it and removed with the last of them
+//   layers/<hex>/layer.json   its size; a layer directory is complete iff this exists
+//   .tmp-<random>/, layers/.tmp-<random>/
+//                             an import in progress; anything named .tmp-* is garbage at
+//                             start-up
 // An image directory is complete iff image.json exists in it: import extracts into a temp
 // directory and renames it into place only after extraction and the record are written.
 #pragma once
@@ -17,14 +24,22 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "quiltd/image/archive_extractor.h"
+#include "quiltd/image/oci_image.h"
 
 namespace quilt {
 
 struct ImageRecord {
-  std::string digest;  // "sha256:<64 hex>" of the imported file's bytes
+  // "sha256:<64 hex>": of a rootfs tarball's bytes, of an OCI image's manifest, of a docker
+  // image's config.
+  std::string digest;
   std::vector<std::string> names;
-  int64_t size_bytes = 0;  // sum of regular file sizes in the rootfs
+  int64_t size_bytes = 0;  // sum of regular file sizes in the rootfs (all layers)
   int64_t created_at_ns = 0;
+  // Hex digests of the layers, bottom first; empty for a rootfs tarball.
+  std::vector<std::string> layers;
+  // Defaults for its containers (empty for a rootfs tarball).
+  ImageConfig config;
 };
 
 struct ImportResult {
@@ -34,15 +49,22 @@ struct ImportResult {
 
 class ImageStore {
  public:
-  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories.
-  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir);
+  // Opens (creating) <state_dir>/images and removes leftover .tmp-* directories. Imports are
+  // held to `limits`.
+  static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir,
+                                                          const ExtractLimits& limits = {});
 
-  // Imports the tarball at `path` (tar, gzip, xz, zstd, bzip2: detected from content).
-  // `name`, if not empty, is added to the image's names (and taken from any other image).
-  // Fails with NOT_FOUND when the file is missing, INVALID_ARGUMENT when it is not an
-  // archive or holds a hostile entry (absolute path, "..", a link escaping the rootfs, a
-  // device node), RESOURCE_EXHAUSTED when the disk is full. On failure the store is unchanged.
-  absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name);
+  // Imports what `path` holds: an OCI image layout or docker-save directory, the same in an
+  // uncompressed tar (oci-archive, `docker save` output), or else a rootfs tarball (tar,
+  // gzip, xz, zstd, bzip2: detected from content). `tag` picks one image of a layout holding
+  // several. `name`, if not empty, is added to the image's names (and taken from any other
+  // image). Layers already in the store are not unpacked again.
+  // Fails with NOT_FOUND when the file (or tag) is missing, INVALID_ARGUMENT when it is not
+  // an archive or image, a digest does not match, or it holds a hostile entry (absolute
+  // path, "..", a link escaping the rootfs, a device node), RESOURCE_EXHAUSTED when the disk
+  // is full or the archive is above a limit. On failure the store is unchanged.
+  absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name,
+                                      const std::string& tag = "");
 
   // Finds an image by name, full digest ("sha256:<hex>" or "<hex>") or unique hex prefix.
   // NOT_FOUND when nothing matches; INVALID_ARGUMENT when a prefix is ambiguous.
@@ -51,15 +73,31 @@ class ImageStore {
   // All images, newest first.
   std::vector<ImageRecord> List() const;
 
-  // Deletes the image's directory. The caller checks that no container uses it.
+  // Deletes the image's directory and the layers no other image lists. The caller checks
+  // that no container uses it.
   absl::Status Remove(const std::string& digest);
 
-  // The unpacked rootfs directory of an image (absolute).
-  std::string RootfsDir(const std::string& digest) const;
+  // The directories whose overlay is the image's rootfs, topmost first (absolute).
+  // NOT_FOUND when the image is not in the store.
+  absl::StatusOr<std::vector<std::string>> LowerDirs(const std::string& digest) const;
 
  private:
-  explicit ImageStore(std::string images_dir);
+  ImageStore(std::string images_dir, const ExtractLimits& limits);
   absl::Status LoadRecords();
+
+  absl::StatusOr<ImportResult> ImportTarball(const std::string& path, const std::string& name);
+  // Imports the image of the layout directory `layout_dir` (see oci_image.h).
+  absl::StatusOr<ImportResult> ImportLayout(const std::string& layout_dir, const std::string& name,
+                                            const std::string& tag) ABSL_LOCKS_EXCLUDED(layers_mu_);
+  // Unpacks an image archive (oci-archive, docker save) into a temp dir and imports that.
+  absl::StatusOr<ImportResult> ImportImageArchive(const std::string& path, const std::string& name,
+                                                  const std::string& tag);
+  // Makes sure layer `blob` of the layout `layout_fd` is unpacked in the store; returns the
+  // size of its files.
+  absl::StatusOr<int64_t> EnsureLayer(int layout_fd, const LayerBlob& blob)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_);
+  // Deletes layer directories that no image lists (and interrupted layer imports).
+  void CollectLayers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Publishes the extracted temp dir `tmp_dir` as a new image, or adds `name` to the image
   // already holding the same digest (then *unpacked is false and `tmp_dir` is left alone).
@@ -78,8 +116,13 @@ class ImageStore {
 
   ImageRecord* FindLocked(const std::string& digest) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string ImageDir(const std::string& digest) const;
+  std::string LayersDir() const { return images_dir_ + "/layers"; }
 
   const std::string images_dir_;
+  const ExtractLimits limits_;
+  // Held while layers are unpacked for an image and while unused layers are deleted, so a
+  // layer an import counts on is never collected under it. Taken before mu_.
+  absl::Mutex layers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::vector<ImageRecord> images_ ABSL_GUARDED_BY(mu_);
 };

@@ -58,6 +58,12 @@ class ImageStoreTest : public ::testing::Test {
   }
 
   std::string ImagesDir() const { return scratch_.Sub("state/images"); }
+  // The entries of the images directory but the (shared) layers directory.
+  std::vector<std::string> ImageEntries() const {
+    std::vector<std::string> names = ListNames(ImagesDir());
+    std::erase(names, "layers");
+    return names;
+  }
 
   ScratchDir scratch_;
   const std::string sentinel_ = scratch_.Sub("sentinel");
@@ -74,9 +80,12 @@ TEST_F(ImageStoreTest, ImportUnpacksAndRecords) {
   EXPECT_THAT(result->image.names, ElementsAre("base"));
   EXPECT_EQ(result->image.size_bytes, 5);
   EXPECT_GT(result->image.created_at_ns, 0);
-  EXPECT_EQ(ListNames(ImagesDir()), std::vector<std::string>{hex});
-  EXPECT_EQ(store_->RootfsDir(result->image.digest), ImagesDir() + "/" + hex + "/rootfs");
-  EXPECT_EQ(*ReadFile(store_->RootfsDir(result->image.digest) + "/bin/app"), "hello");
+  EXPECT_EQ(ImageEntries(), std::vector<std::string>{hex});
+  const std::string rootfs = ImagesDir() + "/" + hex + "/rootfs";
+  auto lower = store_->LowerDirs(result->image.digest);
+  ASSERT_TRUE(lower.ok()) << lower.status();
+  EXPECT_THAT(*lower, ElementsAre(rootfs));
+  EXPECT_EQ(*ReadFile(rootfs + "/bin/app"), "hello");
   EXPECT_THAT(*ReadFile(ImagesDir() + "/" + hex + "/image.json"), HasSubstr("\"base\""));
 }
 
@@ -87,7 +96,7 @@ TEST_F(ImageStoreTest, SameBytesTwiceUnpacksOnce) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->unpacked);
   EXPECT_THAT(again->image.names, ElementsAre("one", "two"));
-  EXPECT_EQ(ListNames(ImagesDir()).size(), 1u);
+  EXPECT_EQ(ImageEntries().size(), 1u);
   EXPECT_EQ(store_->List().size(), 1u);
 }
 
@@ -147,7 +156,7 @@ TEST_F(ImageStoreTest, RemoveDeletesTheDirectory) {
   absl::StatusOr<ImportResult> r = store_->Import(MakeArchive("a.tar.gz", "x"), "gone");
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(store_->Remove(r->image.digest).ok());
-  EXPECT_THAT(ListNames(ImagesDir()), IsEmpty());
+  EXPECT_THAT(ImageEntries(), IsEmpty());
   EXPECT_EQ(store_->Resolve("gone").status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(store_->List(), IsEmpty());
   EXPECT_EQ(store_->Remove(r->image.digest).code(), absl::StatusCode::kNotFound);
@@ -164,7 +173,7 @@ TEST_F(ImageStoreTest, OpenReloadsRecordsAndRemovesGarbage) {
   ASSERT_EQ(::mkdir((ImagesDir() + "/.tmp-crashed").c_str(), 0755), 0);
   ASSERT_TRUE(WriteFile(ImagesDir() + "/.tmp-crashed/junk", "j").ok());
   OpenStore();
-  EXPECT_EQ(ListNames(ImagesDir()), std::vector<std::string>{r->image.digest.substr(7)});
+  EXPECT_EQ(ImageEntries(), std::vector<std::string>{r->image.digest.substr(7)});
   absl::StatusOr<ImageRecord> kept = store_->Resolve("keep");
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->digest, r->image.digest);
@@ -175,7 +184,7 @@ TEST_F(ImageStoreTest, OpenReloadsRecordsAndRemovesGarbage) {
 TEST_F(ImageStoreTest, InvalidNameIsRefusedBeforeReading) {
   absl::StatusOr<ImportResult> r = store_->Import(MakeArchive("a.tar.gz", "x"), "../evil");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(ListNames(ImagesDir()), IsEmpty());
+  EXPECT_THAT(ImageEntries(), IsEmpty());
 }
 
 TEST_F(ImageStoreTest, ConcurrentImportsOfSameBytesBothSucceed) {
@@ -188,7 +197,7 @@ TEST_F(ImageStoreTest, ConcurrentImportsOfSameBytesBothSucceed) {
   ASSERT_TRUE(results[0].ok()) << results[0].status();
   ASSERT_TRUE(results[1].ok()) << results[1].status();
   EXPECT_NE(results[0]->unpacked, results[1]->unpacked);
-  EXPECT_EQ(ListNames(ImagesDir()).size(), 1u);
+  EXPECT_EQ(ImageEntries().size(), 1u);
   EXPECT_EQ(store_->Resolve("first")->digest, store_->Resolve("second")->digest);
 }
 
@@ -204,7 +213,7 @@ TEST_F(ImageStoreTest, ConcurrentImportsOfDifferentFiles) {
   ASSERT_TRUE(rb.ok()) << rb.status();
   EXPECT_TRUE(ra->unpacked);
   EXPECT_TRUE(rb->unpacked);
-  EXPECT_EQ(ListNames(ImagesDir()).size(), 2u);
+  EXPECT_EQ(ImageEntries().size(), 2u);
 }
 
 struct BadImport {
@@ -219,7 +228,7 @@ class BadImportTest : public ImageStoreTest, public ::testing::WithParamInterfac
 
 TEST_P(BadImportTest, LeavesStoreUnchanged) {
   ASSERT_TRUE(store_->Import(MakeArchive("good.tar.gz", "good"), "good").ok());
-  const std::vector<std::string> before = ListNames(ImagesDir());
+  const std::vector<std::string> before = ImageEntries();
   const std::string archive = scratch_.Sub("bad.tar");
   std::vector<TestEntry> entries = GetParam().entries;
   for (TestEntry& e : entries) {
@@ -239,7 +248,7 @@ TEST_P(BadImportTest, LeavesStoreUnchanged) {
   if (const size_t at = part.find("@S"); at != std::string::npos) part.replace(at, 2, sentinel_);
   EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("import ", archive, ": ")));
   EXPECT_THAT(r.status().message(), HasSubstr(part));
-  EXPECT_EQ(ListNames(ImagesDir()), before);
+  EXPECT_EQ(ImageEntries(), before);
   EXPECT_THAT(ListNames(sentinel_), IsEmpty());
   EXPECT_EQ(store_->List().size(), 1u);
   EXPECT_THAT(store_->List()[0].names, ElementsAre("good"));

@@ -15,7 +15,7 @@ namespace quilt {
 
 struct ChannelMessage {
   enum Type : int32_t {
-    kCgroupJoined = 1,    // monitor -> init: the init's pid is in every v1 cgroup; go on
+    kParentReady = 1,     // monitor -> init: in every v1 cgroup, id maps written; go on
     kFailed = 2,          // init -> monitor: `report` says which step failed
     kRunning = 3,         // init -> monitor: the workload was exec'd; `value` is its pid
     kWorkloadExited = 4,  // init -> monitor: `value` is the workload's raw wait status

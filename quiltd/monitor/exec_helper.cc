@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -78,6 +79,10 @@ int EnterContainer(const MonitorConfig& config, pid_t init_pid) {
   if (JoinCgroup(config) != 0) return 1;
   int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
   if (config.new_network) flags |= CLONE_NEWNET;
+  // The kernel joins the user namespace first, so the others (which it owns) accept us. The
+  // helper's ids are then host root's, unmapped there: the command's setuid/setgid (container
+  // ids) make it a user of the namespace.
+  if (config.userns_size > 0) flags |= CLONE_NEWUSER;
   if (setns(kExecInitPidfd, flags) != 0) return Fail(errno, "join container namespaces");
   if (fchdir(root.get()) != 0 || chroot(".") != 0) return Fail(errno, "enter container root");
   return 0;
@@ -186,6 +191,17 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, Comm
 // master before the command starts, so no output is missed.
 int OpenCommandTerminal(const MonitorConfig& config, const ExecHelperOptions& options,
                         UniqueFd* slave) {
+  // devpts gives a new slave the creator's fsuid. In a user namespace the helper is still
+  // host root, unmapped there, and the kernel refuses to chown an inode whose owner the
+  // namespace cannot map (EPERM): the terminal is made as the namespace's root instead. The
+  // command's setresuid resets the fsuid.
+  if (config.userns_size > 0) {
+    setfsgid(0);
+    setfsuid(0);
+    if (setfsuid(static_cast<uid_t>(-1)) != 0 || setfsgid(static_cast<gid_t>(-1)) != 0) {
+      return Fail(EPERM, "become the user namespace's root for the terminal");
+    }
+  }
   Terminal terminal;
   const char* step = nullptr;
   const int error = OpenTerminal(options.rows, options.columns, config.uid, &terminal, &step);

@@ -26,6 +26,7 @@
 #include "quiltd/monitor/log_writer.h"
 #include "quiltd/monitor/monitor_codec.h"
 #include "quiltd/monitor/sandbox.h"
+#include "quiltd/monitor/userns.h"
 
 namespace quilt {
 namespace {
@@ -76,6 +77,8 @@ bool WriteFileAtomically(const std::string& path, const std::string& content, bo
   return rename(temp.c_str(), path.c_str()) == 0;
 }
 
+bool IsDiskFull(int err) { return err == ENOSPC || err == EDQUOT; }
+
 int ExitCodeOf(int status) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
@@ -97,15 +100,24 @@ class Monitor {
 
   bool LoadConfig();
   bool CreateChannels();
+  bool PrepareUserNamespace();
   bool CloneInit();
   [[noreturn]] void ChildMain();
-  void JoinCgroups();
+  bool ContainInit(StartReport* failure);
+  bool ParentSteps();
+  // Whether the init waits for kParentReady: when the monitor has steps to do for it.
+  bool InitWaitsForParent() const {
+    return !config_.cgroup_procs_files.empty() || UsesUserNamespace(config_);
+  }
+  bool JoinCgroups();
+  void ReleaseInit();
   void EventLoop();
   void HandlePipe(OutputPipe& pipe);
   void HandleTerminal();
   void HandleControl();
   void HandleInitExit();
   void RecordFailure(StartStage stage, int error, const std::string& detail);
+  void RecordReport(const StartReport& report);
   void ReportStart(const StartReport& report);
   bool WriteExit();
 
@@ -124,6 +136,7 @@ class Monitor {
   UniqueFd control_;        // the monitor's end of the control channel
   UniqueFd child_control_;  // the init's end; closed in the monitor after clone
   UniqueFd cgroup_v2_fd_;
+  UniqueFd host_mount_ns_;  // set while the monitor is in its private mount namespace
   UniqueFd pidfd_;
   pid_t init_pid_ = -1;
   int init_status_ = 0;
@@ -196,7 +209,10 @@ bool Monitor::CreateChannels() {
 
 bool Monitor::CloneInit() {
   clone_args args{};
-  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  args.flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  // The kernel creates the user namespace first and makes it the owner of the others. The
+  // mount namespace comes later, from the init itself (see userns.h).
+  args.flags |= UsesUserNamespace(config_) ? CLONE_NEWUSER : CLONE_NEWNS;
   if (config_.new_network) args.flags |= CLONE_NEWNET;
   if (!config_.cgroup_v2_dir.empty()) {
     cgroup_v2_fd_.Reset(open(config_.cgroup_v2_dir.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC));
@@ -242,43 +258,88 @@ void Monitor::ChildMain() {
   // Drops the start pipe, the log and the read ends: quiltd must see EOF on fd 3 when the
   // monitor dies, whatever the container does.
   CloseFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
-  if (!config_.cgroup_procs_files.empty()) {
+  if (InitWaitsForParent()) {
     ChannelMessage go;
     if (recv(fds.control, &go, sizeof(go), 0) != sizeof(go) ||
-        go.type != ChannelMessage::kCgroupJoined) {
+        go.type != ChannelMessage::kParentReady) {
       _exit(1);
     }
   }
   ChannelMessage message;
   message.type = ChannelMessage::kFailed;
-  // Unshared only now, after the cgroups were joined, so the container's cgroup namespace
-  // is rooted at its own cgroup (with CLONE_INTO_CGROUP too: a namespace from clone3 would
-  // be rooted at the monitor's cgroup).
-  if (unshare(CLONE_NEWCGROUP) != 0) {
-    SetStartFailure(&message.report, StartStage::kCgroup, errno, "unshare cgroup namespace");
-  } else if (SetUpSandbox(config_, &message.report)) {
-    RunContainerInit(config_, fds);
-  }
+  if (ContainInit(&message.report)) RunContainerInit(config_, fds);
   SendChannelMessage(fds.control, message);
   _exit(1);
 }
 
-// Step 2 on v1: nothing in the container may run before it is in its cgroups, so the init
-// waits for kCgroupJoined.
-void Monitor::JoinCgroups() {
-  if (config_.cgroup_procs_files.empty()) return;
+// The init's steps between kParentReady and running anything of the container.
+bool Monitor::ContainInit(StartReport* failure) {
+  const bool userns = UsesUserNamespace(config_);
+  if (userns && !EnterOwnMountNamespace(failure)) return false;
+  // Unshared only now, after the cgroups were joined, so the container's cgroup namespace
+  // is rooted at its own cgroup (with CLONE_INTO_CGROUP too: a namespace from clone3 would
+  // be rooted at the monitor's cgroup).
+  if (unshare(CLONE_NEWCGROUP) != 0) {
+    SetStartFailure(failure, StartStage::kCgroup, errno, "unshare cgroup namespace");
+    return false;
+  }
+  SandboxSources sources;
+  if (!PrepareRootfs(config_, &sources, failure)) return false;
+  if (userns && !BecomeNamespaceRoot(failure)) return false;
+  return SetUpSandbox(config_, std::move(sources), failure);
+}
+
+// Before clone: the private mount namespace the id-mapped rootfs is mounted in.
+bool Monitor::PrepareUserNamespace() {
+  if (!UsesUserNamespace(config_)) return true;
+  StartReport report;
+  if (EnterPrivateMountNamespace(&host_mount_ns_, &report) && DelegateCgroup(config_, &report)) {
+    return true;
+  }
+  RecordReport(report);
+  return false;
+}
+
+// Step 2 on v1: nothing in the container may run before it is in its cgroups.
+bool Monitor::JoinCgroups() {
   std::string pid = std::to_string(init_pid_);
   for (const std::string& path : config_.cgroup_procs_files) {
     UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd.valid() || write(fd.get(), pid.data(), pid.size()) < 0) {
       RecordFailure(StartStage::kCgroup, errno, "join cgroup " + path);
-      kill(init_pid_, SIGKILL);
-      return;
+      return false;
     }
   }
-  ChannelMessage go;
-  go.type = ChannelMessage::kCgroupJoined;
-  SendChannelMessage(control_.get(), go);
+  return true;
+}
+
+// What the monitor does for the waiting init: v1 cgroups, then the user namespace's maps
+// and id-mapped rootfs (they need the init's namespace, so they come after clone).
+bool Monitor::ParentSteps() {
+  if (!JoinCgroups()) return false;
+  if (!UsesUserNamespace(config_)) return true;
+  StartReport report;
+  if (WriteIdMaps(init_pid_, config_, &report) &&
+      MountIdMappedRootfs(config_, init_pid_, &report)) {
+    return true;
+  }
+  RecordReport(report);
+  return false;
+}
+
+// Sends kParentReady once the parent steps are done; on failure the init is killed instead
+// (the event loop then reaps it).
+void Monitor::ReleaseInit() {
+  if (!ParentSteps()) {
+    kill(init_pid_, SIGKILL);
+  } else if (InitWaitsForParent()) {
+    ChannelMessage go;
+    go.type = ChannelMessage::kParentReady;
+    SendChannelMessage(control_.get(), go);
+  }
+  // The init holds the private namespace until it has its own copy; the monitor needs it no
+  // more, and leaving frees it as soon as the init has unshared.
+  LeavePrivateMountNamespace(std::move(host_mount_ns_));
 }
 
 void Monitor::HandlePipe(OutputPipe& pipe) {
@@ -289,10 +350,12 @@ void Monitor::HandlePipe(OutputPipe& pipe) {
     pipe.read.Reset();
     return;
   }
-  // A failing log write (full disk) must not stop the draining, or the workload blocks.
-  if (!log_->Append(pipe.stream, pipe.flags, buffer, static_cast<size_t>(n)) && !log_failed_) {
-    log_failed_ = true;
-    Diag("write log " + config_.log_path + ": " + strerror(errno));
+  // A failing log write (full disk) must not stop the draining, or the workload blocks:
+  // the writer drops the output and marks the gap once it can write again.
+  const bool written = log_->Append(pipe.stream, pipe.flags, buffer, static_cast<size_t>(n));
+  if (written == log_failed_) {
+    log_failed_ = !written;
+    Diag(written ? "log writes resumed" : "write log " + config_.log_path + ": " + strerror(errno));
   }
   if (pipe.flags == 0) {
     attach_.Broadcast(pipe.stream == LogStreamId::kStderr ? kAttachStderr : kAttachStdout, buffer,
@@ -387,7 +450,9 @@ void Monitor::EventLoop() {
       Diag(std::string("poll: ") + strerror(errno));
       return;
     }
-    for (int i = 0; i < kPipeCount; ++i) {
+    // Setup pipes first: setup commands end before the workload starts, so when both have
+    // output waiting, the setup's was written first (under load one poll sees both).
+    for (int i : {kSetupStdout, kSetupStderr, kStdout, kStderr}) {
       if (fds[i].revents != 0) HandlePipe(pipes_[i]);
     }
     if (fds[kPipeCount + 2].revents != 0) HandleTerminal();
@@ -406,6 +471,10 @@ void Monitor::EventLoop() {
 void Monitor::RecordFailure(StartStage stage, int error, const std::string& detail) {
   StartReport report;
   SetStartFailure(&report, stage, error, detail.c_str());
+  RecordReport(report);
+}
+
+void Monitor::RecordReport(const StartReport& report) {
   failure_ = report;
   Diag(DescribeStartFailure(report));
   ReportStart(report);
@@ -437,11 +506,21 @@ bool Monitor::WriteExit() {
     exit.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   }
   exit.finished_at_ns = NowNs();
-  if (!WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit), true)) {
-    Diag("write " + config_.exit_path + ": " + strerror(errno));
-    return false;
+  // exit.json is the only record of the end: on a full disk, wait for space rather than
+  // lose it (quiltd keeps reporting the container as running meanwhile). The drop marker
+  // goes first, since the log is complete once exit.json exists.
+  for (bool waiting = false;; waiting = true) {
+    const bool marked = !log_ || log_->FlushDropMarker() || !IsDiskFull(errno);
+    if (marked && WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit), true)) {
+      return true;
+    }
+    if (marked && !IsDiskFull(errno)) {
+      Diag("write " + config_.exit_path + ": " + strerror(errno));
+      return false;
+    }
+    if (!waiting) Diag("write " + config_.exit_path + ": disk full, retrying every second");
+    sleep(1);
   }
-  return true;
 }
 
 int Monitor::Run() {
@@ -450,8 +529,8 @@ int Monitor::Run() {
   setsid();
   if (fcntl(kStartPipeFd, F_GETFD) != -1) start_pipe_.Reset(kStartPipeFd);
   if (!LoadConfig()) return 1;
-  if (CreateChannels() && CloneInit()) {
-    JoinCgroups();
+  if (CreateChannels() && PrepareUserNamespace() && CloneInit()) {
+    ReleaseInit();
     EventLoop();
   }
   const bool written = WriteExit();

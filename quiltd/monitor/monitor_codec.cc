@@ -35,6 +35,8 @@ const char* StageName(int32_t stage) {
       return "exec";
     case StartStage::kSecurity:
       return "security";
+    case StartStage::kUserNamespace:
+      return "user namespace";
   }
   return "start";
 }
@@ -88,6 +90,8 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"seccomp", c.seccomp},
             {"cgroup_procs_files", c.cgroup_procs_files},
             {"cgroup_v2_dir", c.cgroup_v2_dir},
+            {"userns_host_id", c.userns_host_id},
+            {"userns_size", c.userns_size},
             {"log_path", c.log_path},
             {"state_path", c.state_path},
             {"exit_path", c.exit_path}};
@@ -154,6 +158,8 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     c.seccomp = j.value("seccomp", true);
     c.cgroup_procs_files = j.value("cgroup_procs_files", std::vector<std::string>());
     c.cgroup_v2_dir = j.value("cgroup_v2_dir", std::string());
+    c.userns_host_id = j.value("userns_host_id", uint32_t{0});
+    c.userns_size = j.value("userns_size", uint32_t{0});
     j.at("log_path").get_to(c.log_path);
     j.at("state_path").get_to(c.state_path);
     j.at("exit_path").get_to(c.exit_path);

@@ -63,6 +63,11 @@ struct MonitorConfig {
   std::vector<std::string> cgroup_procs_files;
   std::string cgroup_v2_dir;
 
+  // User namespace: container ids 0..userns_size-1 map to host ids userns_host_id.. (uids
+  // and gids alike). userns_size 0: no user namespace, container root is host root.
+  uint32_t userns_host_id = 0;
+  uint32_t userns_size = 0;
+
   std::string log_path;    // the log file (log_record.h format), appended to
   std::string state_path;  // MonitorState, written once the workload runs
   std::string exit_path;   // MonitorExit, written last, after the log is complete

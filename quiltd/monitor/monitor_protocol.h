@@ -28,16 +28,17 @@ namespace quilt {
 // Where a failure happened, for messages like "mount /proc: Permission denied".
 enum class StartStage : int32_t {
   kNone = 0,
-  kConfig = 1,     // reading config.json
-  kPipes = 2,      // creating log pipes / opening the log
-  kClone = 3,      // clone3 of the init
-  kCgroup = 4,     // joining the cgroup
-  kMounts = 5,     // overlay, /proc, /dev, /sys, binds, read-only remounts
-  kPivotRoot = 6,  // pivot_root and detaching the old root
-  kIdentity = 7,   // hostname, network loopback
-  kSetup = 8,      // a setup command failed (setup_index, exit_code set)
-  kExec = 9,       // exec of the workload (working dir, user, argv[0] not found)
-  kSecurity = 10,  // building the seccomp filter, reading the kernel's capability range
+  kConfig = 1,          // reading config.json
+  kPipes = 2,           // creating log pipes / opening the log
+  kClone = 3,           // clone3 of the init
+  kCgroup = 4,          // joining the cgroup
+  kMounts = 5,          // overlay, /proc, /dev, /sys, binds, read-only remounts
+  kPivotRoot = 6,       // pivot_root and detaching the old root
+  kIdentity = 7,        // hostname, network loopback
+  kSetup = 8,           // a setup command failed (setup_index, exit_code set)
+  kExec = 9,            // exec of the workload (working dir, user, argv[0] not found)
+  kSecurity = 10,       // building the seccomp filter, reading the kernel's capability range
+  kUserNamespace = 11,  // id maps, the id-mapped rootfs, becoming root in the namespace
 };
 
 struct StartReport {

@@ -30,6 +30,8 @@ MonitorConfig FullConfig() {
   c.setup = {"echo one", "echo two"};
   c.cgroup_procs_files = {"/sys/fs/cgroup/memory/x/cgroup.procs"};
   c.cgroup_v2_dir = "/sys/fs/cgroup/unified/x";
+  c.userns_host_id = 3000000;
+  c.userns_size = 65536;
   c.log_path = "/b/log";
   c.state_path = "/b/state.json";
   c.exit_path = "/b/exit.json";
@@ -63,6 +65,8 @@ TEST(MonitorConfigTest, RoundTripsEveryField) {
   EXPECT_EQ(out->setup, in.setup);
   EXPECT_EQ(out->cgroup_procs_files, in.cgroup_procs_files);
   EXPECT_EQ(out->cgroup_v2_dir, in.cgroup_v2_dir);
+  EXPECT_EQ(out->userns_host_id, 3000000u);
+  EXPECT_EQ(out->userns_size, 65536u);
   EXPECT_EQ(out->log_path, in.log_path);
   EXPECT_EQ(out->state_path, in.state_path);
   EXPECT_EQ(out->exit_path, in.exit_path);

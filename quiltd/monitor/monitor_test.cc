@@ -585,7 +585,7 @@ TEST_F(MonitorTest, MissingBindSourceIsMountFailure) {
   EXPECT_EQ(report.kind, StartReport::kFailed);
   EXPECT_EQ(report.stage, static_cast<int32_t>(StartStage::kMounts));
   EXPECT_EQ(DescribeStartFailure(report),
-            "mounts: stat " + c.dir() + "/missing: No such file or directory");
+            "mounts: open " + c.dir() + "/missing: No such file or directory");
   EXPECT_EQ(c.Wait().reason, "StartFailed");
   EXPECT_EQ(c.Stdout(), "");
 }

@@ -18,6 +18,7 @@
 
 #include "common/unique_fd.h"
 #include "quiltd/monitor/channel.h"
+#include "quiltd/monitor/userns.h"
 
 namespace quilt {
 namespace {
@@ -100,20 +101,6 @@ bool MountInRoot(int root_fd, const char* source, const std::string& target, con
 bool MakeMountsPrivate(StartReport* failure) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return FailMount(failure, "make / private");
-  }
-  return true;
-}
-
-// Step b: the overlay lives only in this mount namespace, so it vanishes with the container.
-bool MountOverlay(const MonitorConfig& config, StartReport* failure) {
-  std::string options = "lowerdir=";
-  for (size_t i = 0; i < config.lower_dirs.size(); ++i) {
-    if (i > 0) options += ':';
-    options += config.lower_dirs[i];
-  }
-  options += ",upperdir=" + config.upper_dir + ",workdir=" + config.work_dir;
-  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) != 0) {
-    return FailMount(failure, "mount overlay on " + config.rootfs_dir);
   }
   return true;
 }
@@ -246,18 +233,18 @@ bool ProtectKernelPaths(int root_fd, StartReport* failure) {
 }
 
 // Step d: a read-only bind keeps the source mount's nosuid/nodev/noexec, since a remount
-// that would drop a locked flag fails with EPERM.
-bool MountBind(int root_fd, const BindMount& bind, StartReport* failure) {
+// that would drop a locked flag fails with EPERM. The source was opened beforehand.
+bool MountBind(int root_fd, const BindMount& bind, int source_fd, StartReport* failure) {
   struct stat st {};
-  if (stat(bind.source.c_str(), &st) != 0) return FailMount(failure, "stat " + bind.source);
+  if (fstat(source_fd, &st) != 0) return FailMount(failure, "stat " + bind.source);
   bool directory = S_ISDIR(st.st_mode);
-  if (!MountInRoot(root_fd, bind.source.c_str(), bind.destination, nullptr, MS_BIND | MS_REC,
+  if (!MountInRoot(root_fd, FdPath(source_fd).c_str(), bind.destination, nullptr, MS_BIND | MS_REC,
                    nullptr, directory, failure)) {
     return false;
   }
   if (!bind.read_only) return true;
   struct statvfs vfs {};
-  if (statvfs(bind.source.c_str(), &vfs) != 0) return FailMount(failure, "statvfs " + bind.source);
+  if (fstatvfs(source_fd, &vfs) != 0) return FailMount(failure, "statvfs " + bind.source);
   unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
   if (vfs.f_flag & ST_NOSUID) flags |= MS_NOSUID;
   if (vfs.f_flag & ST_NODEV) flags |= MS_NODEV;
@@ -292,8 +279,8 @@ bool SetIdentity(const MonitorConfig& config, StartReport* failure) {
 
 // Step g: pivot_root(".", ".") stacks the old root on top of the new one; detaching "."
 // then removes the old root without needing a directory for it inside the image.
-bool PivotRoot(const std::string& rootfs, StartReport* failure) {
-  if (chdir(rootfs.c_str()) != 0) {
+bool PivotRoot(int root_fd, const std::string& rootfs, StartReport* failure) {
+  if (fchdir(root_fd) != 0) {
     return Fail(failure, StartStage::kPivotRoot, errno, "chdir " + rootfs);
   }
   if (syscall(SYS_pivot_root, ".", ".") != 0) {
@@ -308,23 +295,58 @@ bool PivotRoot(const std::string& rootfs, StartReport* failure) {
 
 }  // namespace
 
-bool SetUpSandbox(const MonitorConfig& config, StartReport* failure) {
-  if (!MakeMountsPrivate(failure) || !MountOverlay(config, failure)) return false;
-  // Opened after the overlay mount so that it is the overlay's root.
-  UniqueFd root(open(config.rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return FailMount(failure, "open " + config.rootfs_dir);
-  if (!MountSpecialFileSystems(root.get(), failure)) return false;
-  for (const BindMount& bind : config.mounts) {
-    if (!MountBind(root.get(), bind, failure)) return false;
+// Step b: the overlay lives only in this mount namespace (or, with a user namespace, in the
+// monitor's private one and the init's copy of it), so it vanishes with the container.
+bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure) {
+  std::string options = "lowerdir=";
+  for (size_t i = 0; i < config.lower_dirs.size(); ++i) {
+    if (i > 0) options += ':';
+    options += config.lower_dirs[i];
   }
-  if (!ProtectKernelPaths(root.get(), failure)) return false;
+  options += ",upperdir=" + config.upper_dir + ",workdir=" + config.work_dir;
+  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) != 0) {
+    return FailMount(failure, "mount overlay on " + config.rootfs_dir);
+  }
+  return true;
+}
+
+bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartReport* failure) {
+  if (!MakeMountsPrivate(failure)) return false;
+  if (UsesUserNamespace(config)) {
+    // The overlay came with the namespace's copy of the monitor's mounts, so it is locked
+    // here, and pivot_root refuses a locked new root (EINVAL): a bind of it onto itself,
+    // made in this namespace, is not.
+    if (mount(config.rootfs_dir.c_str(), config.rootfs_dir.c_str(), nullptr, MS_BIND | MS_REC,
+              nullptr) != 0) {
+      return FailMount(failure, "bind " + config.rootfs_dir);
+    }
+  } else if (!MountRootfsOverlay(config, failure)) {
+    return false;
+  }
+  // Opened after the overlay mount (or its bind) so that it is its root.
+  sources->root.Reset(open(config.rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!sources->root.valid()) return FailMount(failure, "open " + config.rootfs_dir);
+  for (const BindMount& bind : config.mounts) {
+    UniqueFd source(open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+    if (!source.valid()) return FailMount(failure, "open " + bind.source);
+    sources->binds.push_back(std::move(source));
+  }
+  return true;
+}
+
+bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartReport* failure) {
+  const int root = sources.root.get();
+  if (!MountSpecialFileSystems(root, failure)) return false;
+  for (size_t i = 0; i < config.mounts.size(); ++i) {
+    if (!MountBind(root, config.mounts[i], sources.binds[i].get(), failure)) return false;
+  }
+  if (!ProtectKernelPaths(root, failure)) return false;
   // Step e, after the other mounts so they keep their own mode.
-  if (config.read_only_rootfs && mount(nullptr, config.rootfs_dir.c_str(), nullptr,
+  if (config.read_only_rootfs && mount(nullptr, FdPath(root).c_str(), nullptr,
                                        MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
     return FailMount(failure, "remount / read-only");
   }
-  root.Reset();
-  return SetIdentity(config, failure) && PivotRoot(config.rootfs_dir, failure);
+  return SetIdentity(config, failure) && PivotRoot(root, config.rootfs_dir, failure);
 }
 
 }  // namespace quilt

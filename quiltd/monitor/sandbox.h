@@ -2,17 +2,36 @@
 // applied by the freshly cloned init (already in its new namespaces) before it runs anything.
 #pragma once
 
+#include <vector>
+
+#include "common/unique_fd.h"
 #include "quiltd/monitor/monitor_config.h"
 #include "quiltd/monitor/monitor_protocol.h"
 
 namespace quilt {
 
-// Runs the fixed, ordered list of containment steps: make every mount private, mount the
-// overlay root, /proc, /dev, /sys, the bind mounts, the masked and read-only kernel paths,
-// the read-only root, set the hostname, bring up loopback, then pivot_root into the rootfs.
-// Returns true with the process's root and cwd at the container's "/"; on failure returns
-// false with `failure` describing the step (stage kMounts, kIdentity or kPivotRoot, errno and
-// the path).
-bool SetUpSandbox(const MonitorConfig& config, StartReport* failure);
+// Host paths the sandbox steps start from, opened before them: with a user namespace the
+// init takes container root's ids before mounting (so that what it creates in its own
+// tmpfs and devpts is owned by mapped ids), and container root cannot reach paths below
+// root-only directories such as the 0700 bundle directory.
+struct SandboxSources {
+  UniqueFd root;                // the rootfs (the overlay's root), O_PATH
+  std::vector<UniqueFd> binds;  // config.mounts[i].source, O_PATH
+};
+
+// Steps a-b: makes every mount private, mounts the overlay root (unless a user namespace is
+// used: the monitor mounted it, id-mapped) and opens `sources`. Fails with stage kMounts.
+bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartReport* failure);
+
+// Runs the rest of the fixed, ordered list of containment steps: /proc, /dev, /sys, the bind
+// mounts, the masked and read-only kernel paths, the read-only root, the hostname, loopback,
+// then pivot_root into the rootfs. Returns true with the process's root and cwd at the
+// container's "/"; on failure returns false with `failure` describing the step (stage
+// kMounts, kIdentity or kPivotRoot, errno and the path).
+bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartReport* failure);
+
+// Mounts the overlay of config.lower_dirs, upper_dir and work_dir at config.rootfs_dir.
+// Fails with stage kMounts.
+bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure);
 
 }  // namespace quilt

@@ -20,7 +20,8 @@ class ExitWatcher {
   ~ExitWatcher();
 
   // Calls `on_exit` once, on the watcher thread, after the process behind `pidfd` has exited
-  // (reaping it first if it is quiltd's child). Takes ownership of the pidfd.
+  // (reaping it first if it is quiltd's child). Takes ownership of the pidfd. Any fd that
+  // becomes readable once works the same (the runtime retries with a timerfd).
   absl::Status Watch(UniqueFd pidfd, std::function<void()> on_exit);
 
  private:

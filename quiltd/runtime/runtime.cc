@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include <csignal>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -74,6 +76,32 @@ std::vector<std::string> BuildEnv(const v1::ContainerSpec& spec, const ResolvedU
                      {spec.env().begin(), spec.env().end()});
 }
 
+// Fills what the spec leaves empty from the image's config, as docker does: the argv is the
+// entrypoint (the spec's, else the image's) followed by the spec's command, or by the
+// image's Cmd when the spec gives neither; the image's Env comes before the spec's.
+absl::Status ApplyImageConfig(const ImageConfig& image, v1::ContainerSpec& spec) {
+  std::vector<std::string> argv(spec.entrypoint().begin(), spec.entrypoint().end());
+  if (argv.empty()) argv = image.entrypoint;
+  if (!spec.command().empty()) {
+    argv.insert(argv.end(), spec.command().begin(), spec.command().end());
+  } else if (spec.entrypoint().empty()) {
+    argv.insert(argv.end(), image.cmd.begin(), image.cmd.end());
+  }
+  if (argv.empty()) {
+    return absl::InvalidArgumentError(
+        "spec.command: required: the image has no Entrypoint or Cmd to run");
+  }
+  spec.clear_entrypoint();
+  spec.mutable_command()->Assign(argv.begin(), argv.end());
+  const std::vector<std::string> env =
+      OverrideEnv(image.env, {spec.env().begin(), spec.env().end()});
+  spec.mutable_env()->Assign(env.begin(), env.end());
+  if (spec.working_dir().empty()) spec.set_working_dir(image.working_dir);
+  if (spec.working_dir().empty()) spec.set_working_dir("/");
+  if (spec.user().empty()) spec.set_user(image.user);
+  return absl::OkStatus();
+}
+
 // The cgroup layer's pids limit for the spec's: 0 is the default, -1 no limit (its 0).
 int64_t PidsLimit(const v1::Resources& resources) {
   if (resources.pids_max() == 0) return kDefaultPidsMax;
@@ -88,13 +116,22 @@ absl::StatusOr<v1::ContainerSpec> SpecOf(const ContainerRecord& record) {
   return spec;
 }
 
+// A timerfd that becomes readable once, after `delay`; invalid if none could be made.
+UniqueFd OneShotTimer(absl::Duration delay) {
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  itimerspec when{};
+  when.it_value = absl::ToTimespec(delay);
+  if (timer.valid() && ::timerfd_settime(timer.get(), 0, &when, nullptr) != 0) timer.Reset();
+  return timer;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) {
   QUILT_RETURN_IF_ERROR(MakeDirs(options.state_dir + "/containers", 0700));
   QUILT_ASSIGN_OR_RETURN(auto cgroups, CgroupManager::Create(options.cgroup_parent));
   QUILT_ASSIGN_OR_RETURN(auto store, StateStore::Open(options.state_dir));
-  QUILT_ASSIGN_OR_RETURN(auto images, ImageStore::Open(options.state_dir));
+  QUILT_ASSIGN_OR_RETURN(auto images, ImageStore::Open(options.state_dir, options.image_limits));
   QUILT_ASSIGN_OR_RETURN(auto exit_watcher, ExitWatcher::Create());
   QUILT_ASSIGN_OR_RETURN(auto log_watcher, LogWatcher::Create());
   std::unique_ptr<Runtime> runtime(new Runtime(options, std::move(store), std::move(images),
@@ -144,7 +181,6 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   ContainerRecord record;
   record.id = NewContainerId();
   if (spec.hostname().empty()) spec.set_hostname(Short(record.id));
-  if (spec.working_dir().empty()) spec.set_working_dir("/");
   if (spec.network() == v1::NETWORK_MODE_UNSPECIFIED) spec.set_network(v1::NETWORK_MODE_NONE);
   for (int i = 0; i < spec.mounts_size(); ++i) {
     struct stat st;
@@ -153,8 +189,14 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
                                               spec.mounts(i).source(), ": ", strerror(errno)));
     }
   }
+  QUILT_RETURN_IF_ERROR(ApplyImageConfig(image.config, spec));
   // Resolve the user now so that a bad one fails Create, not a later Start.
-  QUILT_RETURN_IF_ERROR(ResolveUser(images_->RootfsDir(image.digest), spec.user()).status());
+  QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> lower_dirs,
+                         images_->LowerDirs(image.digest));
+  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(lower_dirs, spec.user()));
+  // Held until the row is in, so that two Creates never pick the same "auto" range.
+  absl::MutexLockMaybe userns_lock(spec.userns() == "auto" ? &userns_mu_ : nullptr);
+  QUILT_RETURN_IF_ERROR(ResolveUserns(&spec, user));
 
   const Bundle bundle(ContainersDir(), record.id);
   auto remove_bundle = absl::MakeCleanup([&] { (void)RemoveTree(bundle.dir); });
@@ -179,13 +221,17 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
 absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord& record,
                                                           const v1::ContainerSpec& spec,
                                                           const CgroupPlacement& placement) const {
-  const std::string image_rootfs = images_->RootfsDir(record.image_digest);
-  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(image_rootfs, spec.user()));
+  absl::StatusOr<std::vector<std::string>> lower_dirs = images_->LowerDirs(record.image_digest);
+  if (!lower_dirs.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "image ", record.image_digest, " was removed: ", lower_dirs.status().message()));
+  }
+  QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(*lower_dirs, spec.user()));
   const Bundle bundle(ContainersDir(), record.id);
   MonitorConfig config;
   config.container_id = record.id;
   config.bundle_dir = bundle.dir;
-  config.lower_dirs = {image_rootfs};
+  config.lower_dirs = *std::move(lower_dirs);
   config.upper_dir = bundle.upper();
   config.work_dir = bundle.work();
   config.rootfs_dir = bundle.rootfs();
@@ -210,6 +256,12 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.seccomp = spec.seccomp() != "unconfined";
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
+  QUILT_ASSIGN_OR_RETURN(UsernsRequest userns, ParseUserns(spec.userns()));
+  if (userns.mode == UsernsMode::kAuto) {
+    return absl::InternalError("spec.userns: \"auto\" was never resolved");
+  }
+  config.userns_host_id = userns.range.host_id;
+  config.userns_size = userns.range.size;
   config.log_path = bundle.log();
   config.state_path = bundle.state();
   config.exit_path = bundle.exit();
@@ -221,7 +273,8 @@ absl::Status Runtime::Claim(const std::string& id) {
   Live& live = live_[id];
   if (live.busy) {
     return absl::FailedPreconditionError(
-        absl::StrCat("container ", Short(id), " is busy starting or being removed"));
+        absl::StrCat("container ", Short(id),
+                     " is busy: being started, removed, or copied to or from while stopped"));
   }
   live.busy = true;
   return absl::OkStatus();
@@ -259,10 +312,19 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
       LaunchedMonitor monitor,
       launcher_.Spawn(config, Bundle(ContainersDir(), record.id).monitor_log(), &start_pipe));
   std::move(remove_cgroup).Cancel();
+  // Until the store knows this monitor nothing could ever find it again, so a failure takes
+  // it down: emptying the cgroup ends the init (the monitor then exits by itself), SIGKILL
+  // covers a monitor that had not cloned yet.
+  auto abandon_monitor = absl::MakeCleanup([&] {
+    (void)cgroups_->RemoveContainer(record.id);
+    (void)SignalPidfd(monitor.pidfd.get(), SIGKILL);
+    ::waitpid(monitor.pid, nullptr, 0);
+  });
   // Recorded before waiting, so a restarted quiltd finds and adopts this monitor.
   record.monitor_pid = monitor.pid;
   record.monitor_start_ticks = monitor.start_ticks;
   QUILT_RETURN_IF_ERROR(store_->Update(record));
+  std::move(abandon_monitor).Cancel();
 
   const StartReport report = MonitorLauncher::AwaitReport(start_pipe);
   if (report.kind == StartReport::kRunning) {
@@ -295,7 +357,13 @@ absl::StatusOr<ContainerRecord> Runtime::FinishRunningStart(ContainerRecord reco
   record.started_at_ns = state.ok() ? state->started_at_ns : absl::GetCurrentTimeNanos();
   absl::StatusOr<UniqueFd> init_pidfd = OpenPidfd(record.init_pid);
   record.init_start_ticks = ProcessStartTicks(record.init_pid).value_or(0);
-  QUILT_RETURN_IF_ERROR(store_->Update(record));
+  if (absl::Status updated = store_->Update(record); !updated.ok()) {
+    // No client may be told that a container runs while the store says otherwise (a full
+    // disk): end it, and let its exit be recorded as usual.
+    if (init_pidfd.ok()) (void)SignalPidfd(init_pidfd->get(), SIGKILL);
+    (void)WatchMonitor(record.id, std::move(monitor.pidfd));
+    return updated;
+  }
   {
     absl::MutexLock lock(&mu_);
     if (init_pidfd.ok()) live_[record.id].init_pidfd = std::move(*init_pidfd);
@@ -343,12 +411,24 @@ void Runtime::OnMonitorExit(const std::string& id) {
       record.reason = exit->reason;
     }
   }
-  record.init_pid = 0;
+  const pid_t init_pid = std::exchange(record.init_pid, 0);
   if (absl::Status removed = cgroups_->RemoveContainer(id); !removed.ok()) {
     QUILT_LOG(WARNING) << "container " << id << ": " << removed;
   }
+  // A monitor that died without an exit file took its init down (PDEATHSIG), and the init
+  // was reparented to quiltd, a child subreaper: reap it, or it stays a zombie.
+  if (!exit.ok() && !AwaitExitAndReap(init_pid, record.init_start_ticks, 5000)) {
+    QUILT_LOG(WARNING) << "container " << id << ": init " << init_pid << " outlived its monitor";
+  }
   if (absl::Status updated = store_->Update(record); !updated.ok()) {
     QUILT_LOG(ERROR) << "record exit of container " << id << ": " << updated;
+    // A row left RUNNING would never change again (its monitor is gone): on a full disk,
+    // try again in a second, and wake the waiters only once the store holds the end.
+    UniqueFd retry = OneShotTimer(absl::Seconds(1));
+    if (absl::IsResourceExhausted(updated) && retry.valid() &&
+        exit_watcher_->Watch(std::move(retry), [this, id] { OnMonitorExit(id); }).ok()) {
+      return;
+    }
   }
   std::vector<RecordCallback> waiters;
   {
@@ -479,11 +559,15 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
   config.env = OverrideEnv(std::move(config.env), options.env);
   if (!options.working_dir.empty()) config.working_dir = options.working_dir;
   if (!options.user.empty()) {
-    QUILT_ASSIGN_OR_RETURN(ResolvedUser user,
-                           ResolveUser(images_->RootfsDir(record.image_digest), options.user));
+    QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> lower_dirs,
+                           images_->LowerDirs(record.image_digest));
+    QUILT_ASSIGN_OR_RETURN(ResolvedUser user, ResolveUser(lower_dirs, options.user));
     config.uid = user.uid;
     config.gid = user.gid;
     config.additional_gids = user.additional_gids;
+    if (config.userns_size > 0) {
+      QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), config.userns_size, "user"));
+    }
   }
   QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
   return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),
@@ -560,9 +644,9 @@ bool Runtime::LogComplete(const std::string& id) const {
   return !record.ok() || Finished(record->state);
 }
 
-absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path,
-                                                  const std::string& name) {
-  return images_->Import(path, name);
+absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path, const std::string& name,
+                                                  const std::string& tag) {
+  return images_->Import(path, name, tag);
 }
 
 std::vector<ImageRecord> Runtime::ListImages() const { return images_->List(); }
@@ -581,6 +665,19 @@ absl::StatusOr<std::string> Runtime::RemoveImage(const std::string& ref, bool fo
   }
   QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));
   return image.digest;
+}
+
+absl::StatusOr<std::vector<ImageRecord>> Runtime::PruneImages(bool all) {
+  QUILT_ASSIGN_OR_RETURN(std::vector<ContainerRecord> containers, store_->List());
+  absl::flat_hash_set<std::string> used;
+  for (const ContainerRecord& c : containers) used.insert(c.image_digest);
+  std::vector<ImageRecord> removed;
+  for (const ImageRecord& image : images_->List()) {
+    if (used.contains(image.digest) || (!all && !image.names.empty())) continue;
+    QUILT_RETURN_IF_ERROR(images_->Remove(image.digest));
+    removed.push_back(image);
+  }
+  return removed;
 }
 
 }  // namespace quilt

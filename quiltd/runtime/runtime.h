@@ -27,6 +27,8 @@
 #include "quiltd/runtime/exec_launcher.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
+#include "quiltd/runtime/user_resolver.h"
+#include "quiltd/runtime/userns_range.h"
 #include "quiltd/store/state_store.h"
 
 namespace quilt {
@@ -36,6 +38,8 @@ struct RuntimeOptions {
   std::string cgroup_parent;       // empty: quiltd's own cgroup
   std::string monitor_path;        // the quilt-monitor executable
   std::string default_image_path;  // tarball imported as "default" on first use
+  ExtractLimits image_limits;      // what one image import may unpack
+  IdRange userns_pool;             // host ids for spec.userns "auto"; size 0: none
 };
 
 // A running container's usage, as Stats reports it.
@@ -51,6 +55,16 @@ struct ExecOptions {
   std::string working_dir;
   std::string user;  // as ContainerSpec.user, resolved in the image
   ExecIo io;         // timeout, stdin and terminal
+};
+
+// A container's root directory opened for a copy (Runtime::OpenCopyRoot).
+struct CopyRoot {
+  std::string id;
+  // Set for a stopped container: its detached overlay, shared with concurrent copies; the
+  // container stays claimed (no Start, no Remove) until the last copy drops it. Declared
+  // before `fd` so that every fd of the mount is closed before the claim ends.
+  std::shared_ptr<void> claim;
+  UniqueFd fd;  // O_PATH directory fd of the container's "/"
 };
 
 class Runtime {
@@ -97,6 +111,13 @@ class Runtime {
   // FAILED_PRECONDITION unless running and interactive.
   absl::StatusOr<AttachConnection> Attach(const std::string& ref);
 
+  // Opens the root of a container for copying files in (`write`) or out: a running one's
+  // through its init's /proc/<pid>/root (checked against the init's pidfd), a stopped one's
+  // as its overlay mounted detached (quiltd/copy/detached_overlay.h), holding the container
+  // claimed meanwhile. NOT_FOUND for an unknown ref; FAILED_PRECONDITION while it is being
+  // started or removed, or to write into a read-only rootfs.
+  absl::StatusOr<CopyRoot> OpenCopyRoot(const std::string& ref, bool write);
+
   // Removes a container and all it owns; returns its id. FAILED_PRECONDITION when it is
   // running (unless `force`) or starting.
   absl::StatusOr<std::string> Remove(const std::string& ref, bool force);
@@ -107,10 +128,15 @@ class Runtime {
   bool LogComplete(const std::string& id) const;
   LogWatcher& log_watcher() { return *log_watcher_; }
 
-  absl::StatusOr<ImportResult> ImportImage(const std::string& path, const std::string& name);
+  // Imports an image (see ImageStore::Import).
+  absl::StatusOr<ImportResult> ImportImage(const std::string& path, const std::string& name,
+                                           const std::string& tag);
   std::vector<ImageRecord> ListImages() const;
   // Returns the removed digest. FAILED_PRECONDITION while a container uses it, unless `force`.
   absl::StatusOr<std::string> RemoveImage(const std::string& ref, bool force);
+  // Removes the images no container uses: unnamed ones, or with `all` every one. Returns
+  // the removed images.
+  absl::StatusOr<std::vector<ImageRecord>> PruneImages(bool all);
 
   std::string CgroupModeName() const { return cgroups_->ModeName(); }
 
@@ -127,6 +153,10 @@ class Runtime {
           std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher);
 
   absl::StatusOr<ImageRecord> ResolveImage(const std::string& ref);
+  // Replaces spec.userns "auto" with a free range of the pool (call with userns_mu_ held
+  // until the row is inserted) and checks that the user's ids are mapped.
+  absl::Status ResolveUserns(v1::ContainerSpec* spec, const ResolvedUser& user) const;
+  absl::StatusOr<std::vector<IdRange>> UsernsRangesInUse() const;
   absl::StatusOr<MonitorConfig> BuildMonitorConfig(const ContainerRecord& record,
                                                    const v1::ContainerSpec& spec,
                                                    const CgroupPlacement& placement) const;
@@ -141,10 +171,15 @@ class Runtime {
   void OnMonitorExit(const std::string& id);
   void Recover();
   void RecoverContainer(ContainerRecord record);
+  // Adopts, finishes or resets a CREATED container whose monitor may have been spawned but
+  // was never recorded.
+  void RecoverInterruptedStart(ContainerRecord record);
   void RemoveOrphans();
-  // Marks `id` busy; FAILED_PRECONDITION when another Start/Remove holds it.
+  // Marks `id` busy; FAILED_PRECONDITION when a Start, Remove or copy holds it.
   absl::Status Claim(const std::string& id);
   void Release(const std::string& id);
+  absl::StatusOr<CopyRoot> OpenRunningRoot(const ContainerRecord& record);
+  absl::StatusOr<CopyRoot> OpenStoppedRoot(const ContainerRecord& record);
   // Fails a record that cannot run any more and cleans up its cgroup.
   ContainerRecord MarkFailed(ContainerRecord record, const std::string& reason,
                              const std::string& message);
@@ -160,9 +195,16 @@ class Runtime {
   MonitorLauncher launcher_;
 
   absl::Mutex default_image_mu_;  // one first-use import of the default image at a time
+  absl::Mutex userns_mu_;         // one "auto" range pick-and-insert at a time
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
+
+  // Detached overlays of stopped containers being copied to or from, shared by concurrent
+  // copies of one container (each holds a reference; the last one unmounts and releases).
+  absl::Mutex copy_mounts_mu_;
+  absl::flat_hash_map<std::string, std::weak_ptr<UniqueFd>> copy_mounts_
+      ABSL_GUARDED_BY(copy_mounts_mu_);
 };
 
 }  // namespace quilt

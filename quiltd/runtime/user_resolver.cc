@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 
@@ -16,23 +18,47 @@
 namespace quilt {
 namespace {
 
-// The contents of `path` inside the rootfs, or empty when absent/unreadable/too large.
-std::string ReadInRoot(const std::string& rootfs_dir, const char* path) {
-  UniqueFd root(::open(rootfs_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return "";
+// Opens `path` inside the tree at `root_dir` (RESOLVE_IN_ROOT: the image's symlinks cannot
+// lead out); -1 with errno on failure.
+UniqueFd OpenInRoot(const std::string& root_dir, const std::string& path, int flags) {
+  UniqueFd root(::open(root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return UniqueFd();
   open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+  how.flags = static_cast<uint64_t>(flags) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root.get(), path, &how, sizeof(how))));
-  if (!fd) return "";
-  std::string text;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) {
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > (4 << 20)) return "";  // not a passwd file anyone should trust
+  return UniqueFd(
+      static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof(how))));
+}
+
+// True when the directory holding `path` in this layer hides the layers below it.
+bool ParentIsOpaque(const std::string& layer_dir, const std::string& path) {
+  UniqueFd parent(OpenInRoot(layer_dir, path.substr(0, path.rfind('/') + 1), O_RDONLY));
+  char value = 0;
+  return parent &&
+         ::fgetxattr(parent.get(), "trusted.overlay.opaque", &value, sizeof(value)) == 1 &&
+         value == 'y';
+}
+
+// The contents of `path` in the overlay of `layer_dirs` (topmost first), or empty when absent
+// (a whiteout or an opaque directory hides it), unreadable or too large.
+std::string ReadInLayers(const std::vector<std::string>& layer_dirs, const std::string& path) {
+  for (const std::string& layer : layer_dirs) {
+    UniqueFd fd = OpenInRoot(layer, path, O_RDONLY);
+    if (!fd) {
+      // Anything but "not in this layer" (a whiteout's device node gives ENXIO) ends the search.
+      if (errno != ENOENT || ParentIsOpaque(layer, path)) return "";
+      continue;
+    }
+    std::string text;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) {
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > (4 << 20)) return "";  // not a passwd file anyone should trust
+    }
+    return text;
   }
-  return text;
+  return "";
 }
 
 std::optional<uint32_t> ParseId(absl::string_view s) {
@@ -96,14 +122,15 @@ absl::Status Unknown(absl::string_view what, absl::string_view name) {
 
 }  // namespace
 
-absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const std::string& user) {
+absl::StatusOr<ResolvedUser> ResolveUser(const std::vector<std::string>& layer_dirs,
+                                         const std::string& user) {
   ResolvedUser out;
   if (user.empty()) return out;
   const std::vector<std::string> parts = absl::StrSplit(user, absl::MaxSplits(':', 1));
   const std::string& user_part = parts[0];
   if (user_part.empty()) return absl::InvalidArgumentError("spec.user: empty user before ':'");
 
-  const std::string passwd = ReadInRoot(rootfs_dir, "/etc/passwd");
+  const std::string passwd = ReadInLayers(layer_dirs, "/etc/passwd");
   std::string user_name;
   if (auto uid = ParseId(user_part)) {
     out.uid = *uid;
@@ -124,7 +151,7 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const st
     user_name = user_part;
   }
 
-  const std::string group = ReadInRoot(rootfs_dir, "/etc/group");
+  const std::string group = ReadInLayers(layer_dirs, "/etc/group");
   if (parts.size() == 2) {
     const std::string& group_part = parts[1];
     if (auto gid = ParseId(group_part)) {
@@ -138,6 +165,12 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const st
   if (!user_name.empty()) out.additional_gids = MemberGroups(group, user_name, out.gid);
   if (out.home.empty()) out.home.assign(1, '/');
   return out;
+}
+
+std::vector<uint32_t> IdsOf(const ResolvedUser& user) {
+  std::vector<uint32_t> ids = {user.uid, user.gid};
+  ids.insert(ids.end(), user.additional_gids.begin(), user.additional_gids.end());
+  return ids;
 }
 
 }  // namespace quilt

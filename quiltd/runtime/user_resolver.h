@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,15 @@ struct ResolvedUser {
   std::string home = "/root";
 };
 
-// Resolves `user` against the passwd and group files of the rootfs at `rootfs_dir`. Files are
-// opened inside the rootfs (RESOLVE_IN_ROOT) so an image symlink cannot make quiltd read a
-// host file. INVALID_ARGUMENT naming spec.user when a name is unknown or a number is bad.
-absl::StatusOr<ResolvedUser> ResolveUser(const std::string& rootfs_dir, const std::string& user);
+// Resolves `user` against the passwd and group files of the image whose tree is the overlay
+// of `layer_dirs` (topmost first; one directory for a plain rootfs). Files are opened inside
+// each layer (RESOLVE_IN_ROOT) so an image symlink cannot make quiltd read a host file;
+// whiteouts and opaque directories hide lower layers as in overlayfs. INVALID_ARGUMENT
+// naming spec.user when a name is unknown or a number is bad.
+absl::StatusOr<ResolvedUser> ResolveUser(const std::vector<std::string>& layer_dirs,
+                                         const std::string& user);
+
+// The uid, the gid and the supplementary gids, in that order.
+std::vector<uint32_t> IdsOf(const ResolvedUser& user);
 
 }  // namespace quilt

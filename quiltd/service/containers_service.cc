@@ -6,11 +6,13 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "quiltd/service/attach_reactor.h"
+#include "quiltd/service/copy_reactors.h"
 #include "quiltd/service/exec_reactor.h"
 #include "quiltd/service/logs_reactor.h"
 #include "quiltd/service/proto_conversion.h"
 #include "quiltd/service/request_validation.h"
 #include "quiltd/service/unary.h"
+#include "quiltd/service/wait_reactor.h"
 
 namespace quilt {
 namespace {
@@ -37,7 +39,13 @@ grpc::ServerUnaryReactor* ContainersService::Create(grpc::CallbackServerContext*
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
     QUILT_ASSIGN_OR_RETURN(ContainerRecord record, runtime_->CreateContainer(request->spec()));
     if (request->start()) {
-      QUILT_ASSIGN_OR_RETURN(record, runtime_->Start(record.id));
+      absl::StatusOr<ContainerRecord> started = runtime_->Start(record.id);
+      if (!started.ok()) {
+        // The caller learns only of the error, so it must not find a container either.
+        (void)runtime_->Remove(record.id, /*force=*/true);
+        return started.status();
+      }
+      record = *std::move(started);
     }
     *response->mutable_container() = ToProto(record);
     return absl::OkStatus();
@@ -72,6 +80,9 @@ grpc::ServerUnaryReactor* ContainersService::Get(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* ContainersService::List(grpc::CallbackServerContext* context,
                                                   const v1::ListRequest* request,
                                                   v1::ListResponse* response) {
+  if (absl::Status valid = ValidateListRequest(*request); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
   absl::StatusOr<std::vector<ContainerRecord>> records = runtime_->List();
   if (records.ok()) {
     for (const ContainerRecord& record : *records) {
@@ -102,12 +113,7 @@ grpc::ServerUnaryReactor* ContainersService::Wait(grpc::CallbackServerContext* c
   if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
     return FinishNow(context, valid);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  runtime_->Wait(request->ref(), [reactor, response](absl::StatusOr<ContainerRecord> record) {
-    if (record.ok()) *response->mutable_container() = ToProto(*record);
-    reactor->Finish(ToGrpcStatus(record.status()));
-  });
-  return reactor;
+  return new WaitReactor(runtime_, request->ref(), response);
 }
 
 grpc::ServerUnaryReactor* ContainersService::Stop(grpc::CallbackServerContext* context,
@@ -169,6 +175,16 @@ grpc::ServerUnaryReactor* ContainersService::Stats(grpc::CallbackServerContext* 
     response->set_oom_kills(stats.usage.oom_kills);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerReadReactor<v1::CopyToRequest>* ContainersService::CopyTo(
+    grpc::CallbackServerContext*, v1::CopyToResponse* response) {
+  return new CopyToReactor(runtime_, response);
+}
+
+grpc::ServerWriteReactor<v1::CopyFromResponse>* ContainersService::CopyFrom(
+    grpc::CallbackServerContext*, const v1::CopyFromRequest* request) {
+  return new CopyFromReactor(runtime_, *request);
 }
 
 }  // namespace quilt

@@ -44,6 +44,10 @@ class ContainersService final : public v1::Containers::CallbackService {
       grpc::CallbackServerContext* context) override;
   grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse>* Attach(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerReadReactor<v1::CopyToRequest>* CopyTo(grpc::CallbackServerContext* context,
+                                                     v1::CopyToResponse* response) override;
+  grpc::ServerWriteReactor<v1::CopyFromResponse>* CopyFrom(
+      grpc::CallbackServerContext* context, const v1::CopyFromRequest* request) override;
 
  private:
   Runtime* runtime_;

@@ -16,8 +16,9 @@ grpc::ServerUnaryReactor* ImagesService::Import(grpc::CallbackServerContext* con
     return FinishNow(context, valid);
   }
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_RETURN_IF_ERROR(CheckImportFile(request->path()));
     QUILT_ASSIGN_OR_RETURN(ImportResult result,
-                           runtime_->ImportImage(request->path(), request->name()));
+                           runtime_->ImportImage(request->path(), request->name(), request->tag()));
     *response->mutable_image() = ToProto(result.image);
     response->set_unpacked(result.unpacked);
     return absl::OkStatus();
@@ -41,6 +42,21 @@ grpc::ServerUnaryReactor* ImagesService::RemoveImage(grpc::CallbackServerContext
     QUILT_ASSIGN_OR_RETURN(std::string digest,
                            runtime_->RemoveImage(request->ref(), request->force()));
     response->set_digest(digest);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ImagesService::PruneImages(grpc::CallbackServerContext* context,
+                                                     const v1::PruneImagesRequest* request,
+                                                     v1::PruneImagesResponse* response) {
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(std::vector<ImageRecord> removed, runtime_->PruneImages(request->all()));
+    int64_t reclaimed = 0;
+    for (const ImageRecord& image : removed) {
+      response->add_digests(image.digest);
+      reclaimed += image.size_bytes;
+    }
+    response->set_reclaimed_bytes(reclaimed);
     return absl::OkStatus();
   });
 }

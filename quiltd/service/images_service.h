@@ -20,6 +20,9 @@ class ImagesService final : public v1::Images::CallbackService {
   grpc::ServerUnaryReactor* RemoveImage(grpc::CallbackServerContext* context,
                                         const v1::RemoveImageRequest* request,
                                         v1::RemoveImageResponse* response) override;
+  grpc::ServerUnaryReactor* PruneImages(grpc::CallbackServerContext* context,
+                                        const v1::PruneImagesRequest* request,
+                                        v1::PruneImagesResponse* response) override;
 
  private:
   Runtime* runtime_;

@@ -24,10 +24,7 @@ LogFilter FilterOf(const v1::LogsRequest& request) {
 
 LogsReactor::LogsReactor(grpc::CallbackServerContext*, Runtime* runtime, v1::LogsRequest request)
     : runtime_(runtime), request_(std::move(request)) {
-  absl::Status valid = ValidateRef(request_.ref());
-  if (valid.ok() && request_.has_tail() && request_.tail() < 0) {
-    valid = absl::InvalidArgumentError("tail: must not be negative (leave it unset for all)");
-  }
+  absl::Status valid = ValidateLogsRequest(request_);
   if (!valid.ok()) {
     FinishOnce(ToGrpcStatus(valid));
     return;

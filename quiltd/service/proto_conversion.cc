@@ -48,6 +48,14 @@ v1::Image ToProto(const ImageRecord& record) {
   for (const std::string& name : record.names) out.add_names(name);
   out.set_size_bytes(record.size_bytes);
   SetTime(record.created_at_ns, out.mutable_created_at());
+  for (const std::string& layer : record.layers) out.add_layers("sha256:" + layer);
+  const ImageConfig& c = record.config;
+  v1::ImageConfig* config = out.mutable_config();
+  config->mutable_entrypoint()->Assign(c.entrypoint.begin(), c.entrypoint.end());
+  config->mutable_cmd()->Assign(c.cmd.begin(), c.cmd.end());
+  config->mutable_env()->Assign(c.env.begin(), c.env.end());
+  config->set_working_dir(c.working_dir);
+  config->set_user(c.user);
   return out;
 }
 

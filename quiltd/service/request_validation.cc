@@ -1,12 +1,18 @@
 #include "quiltd/service/request_validation.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "quiltd/monitor/capabilities.h"
+#include "quiltd/runtime/userns_range.h"
 
 namespace quilt {
 namespace {
@@ -17,6 +23,12 @@ constexpr int kMaxSetup = 256;
 constexpr int kMaxMounts = 128;
 constexpr int64_t kMinMemory = 4 * 1024 * 1024;
 constexpr int64_t kMaxStopSeconds = 24 * 3600;
+constexpr int64_t kMaxExecSeconds = 30 * 24 * 3600;
+// Capability names and the seccomp profile are echoed in errors: bounded first.
+constexpr size_t kMaxKeyword = 64;
+// google.protobuf.Timestamp's range: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -90,14 +102,22 @@ absl::Status ValidateSecurity(const v1::ContainerSpec& spec) {
   if (spec.cap_drop_size() > kMaxCapabilityNames) {
     return Invalid("spec.cap_drop", "too many entries");
   }
+  for (int i = 0; i < spec.cap_add_size(); ++i) {
+    QUILT_RETURN_IF_ERROR(ValidateText(Indexed("spec.cap_add", i), spec.cap_add(i), kMaxKeyword));
+  }
+  for (int i = 0; i < spec.cap_drop_size(); ++i) {
+    QUILT_RETURN_IF_ERROR(ValidateText(Indexed("spec.cap_drop", i), spec.cap_drop(i), kMaxKeyword));
+  }
   QUILT_RETURN_IF_ERROR(ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
                                             {spec.cap_drop().begin(), spec.cap_drop().end()})
                             .status());
   const std::string& seccomp = spec.seccomp();
+  QUILT_RETURN_IF_ERROR(ValidateText("spec.seccomp", seccomp, kMaxKeyword));
   if (!seccomp.empty() && seccomp != "default" && seccomp != "unconfined") {
     return Invalid("spec.seccomp",
                    absl::StrCat("want \"default\" or \"unconfined\", got \"", seccomp, "\""));
   }
+  QUILT_RETURN_IF_ERROR(ParseUserns(spec.userns()).status());
   return absl::OkStatus();
 }
 
@@ -123,7 +143,13 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   if (!spec.image().empty() && spec.image()[0] == '/') {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("spec.image", spec.image()));
   }
-  QUILT_RETURN_IF_ERROR(ValidateCommand("spec.command", spec.command()));
+  // Either may be empty: the image's config fills them (the runtime refuses an empty argv).
+  if (!spec.command().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateCommand("spec.command", spec.command()));
+  }
+  if (!spec.entrypoint().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateCommand("spec.entrypoint", spec.entrypoint()));
+  }
   QUILT_RETURN_IF_ERROR(ValidateEnv("spec.env", spec.env()));
   if (!spec.working_dir().empty()) {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("spec.working_dir", spec.working_dir()));
@@ -159,6 +185,46 @@ absl::Status ValidateSignal(int signal) {
 absl::Status ValidateImportRequest(const v1::ImportRequest& request) {
   QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("path", request.path()));
   if (!request.name().empty()) QUILT_RETURN_IF_ERROR(ValidateName("name", request.name()));
+  if (!request.tag().empty()) QUILT_RETURN_IF_ERROR(ValidateText("tag", request.tag(), 256));
+  return absl::OkStatus();
+}
+
+absl::Status CheckImportFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      return absl::NotFoundError(absl::StrCat("path: no such file: ", path));
+    }
+    return ErrnoStatus(err, "path: stat");
+  }
+  if (!S_ISREG(st.st_mode)) return Invalid("path", "not a regular file");
+  if (st.st_size == 0) return Invalid("path", "empty file");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateListRequest(const v1::ListRequest& request) {
+  if (!v1::ContainerState_IsValid(request.state())) {
+    return Invalid("state", absl::StrCat("unknown state ", request.state()));
+  }
+  return ValidateText("name_contains", request.name_contains(), 128);
+}
+
+absl::Status ValidateLogsRequest(const v1::LogsRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  if (request.has_tail() && request.tail() < 0) {
+    return Invalid("tail", "must not be negative (leave it unset for all)");
+  }
+  if (request.has_since()) {
+    const google::protobuf::Timestamp& since = request.since();
+    if (since.seconds() < kMinTimestampSeconds || since.seconds() > kMaxTimestampSeconds ||
+        since.nanos() < 0 || since.nanos() > 999'999'999) {
+      return Invalid("since", "not a valid timestamp");
+    }
+  }
+  if (!v1::LogStream_IsValid(request.stream())) {
+    return Invalid("stream", absl::StrCat("unknown stream ", request.stream()));
+  }
   return absl::OkStatus();
 }
 
@@ -193,14 +259,47 @@ absl::Status ValidateExecStart(const v1::ExecStart& start) {
     QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("start.working_dir", start.working_dir()));
   }
   QUILT_RETURN_IF_ERROR(ValidateText("start.user", start.user(), 256));
-  if (start.timeout_seconds() < 0) {
+  if (start.timeout_seconds() < 0 || start.timeout_seconds() > kMaxExecSeconds) {
     return Invalid("start.timeout_seconds",
-                   absl::StrCat("must not be negative, got ", start.timeout_seconds()));
+                   absl::StrCat("must be between 0 (none) and ", kMaxExecSeconds, ", got ",
+                                start.timeout_seconds()));
   }
   if (start.has_terminal_size() && !start.tty()) {
     return Invalid("start.terminal_size", "needs start.tty");
   }
   return ValidateTerminalSize("start.terminal_size", start.terminal_size());
+}
+
+namespace {
+
+// A path in a container for a copy: like ValidateAbsolutePath, except that "." components
+// are allowed ("/dir/." means a directory's contents, as for docker cp).
+absl::Status ValidateCopyPath(const std::string& path) {
+  QUILT_RETURN_IF_ERROR(ValidateText("path", path, 4095));
+  if (path.empty() || path.front() != '/') return Invalid("path", "must be absolute");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return Invalid("path", "must not have a \"..\" component");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateCopyToRequest(const v1::CopyToRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  QUILT_RETURN_IF_ERROR(ValidateCopyPath(request.path()));
+  const std::string& name = request.source_name();
+  if (name.empty()) return absl::OkStatus();
+  QUILT_RETURN_IF_ERROR(ValidateText("source_name", name, 255));
+  if (name == ".." || absl::StrContains(name, '/')) {
+    return Invalid("source_name", absl::StrCat("must be one path component, got \"", name, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCopyFromRequest(const v1::CopyFromRequest& request) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
+  return ValidateCopyPath(request.path());
 }
 
 }  // namespace quilt

@@ -45,7 +45,7 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
   const std::vector<BadCase> cases = {
       {"spec.name", [](auto& s) { s.set_name("../etc"); }},
       {"spec.name", [&](auto& s) { s.set_name(huge); }},
-      {"spec.command", [](auto& s) { s.clear_command(); }},
+      {"spec.entrypoint[0]", [](auto& s) { s.add_entrypoint(""); }},
       {"spec.command[0]", [](auto& s) { s.set_command(0, ""); }},
       {"spec.command[1]", [&](auto& s) { s.set_command(1, with_nul); }},
       {"spec.command[1]", [&](auto& s) { s.set_command(1, huge); }},
@@ -153,6 +153,8 @@ TEST(ValidateRequestTest, ExecStart) {
       {[](v1::ExecStart& r) { r.add_env("NOVALUE"); }, "start.env[1]"},
       {[](v1::ExecStart& r) { r.set_working_dir("tmp"); }, "start.working_dir"},
       {[](v1::ExecStart& r) { r.set_timeout_seconds(-1); }, "start.timeout_seconds"},
+      {[](v1::ExecStart& r) { r.set_timeout_seconds(30 * 24 * 3600 + 1); },
+       "start.timeout_seconds"},
       {[](v1::ExecStart& r) { r.set_tty(false); }, "start.terminal_size"},
       {[](v1::ExecStart& r) { r.mutable_terminal_size()->set_rows(70000); },
        "start.terminal_size.rows"},
@@ -166,6 +168,77 @@ TEST(ValidateRequestTest, ExecStart) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(status.message(), HasSubstr(field + ":"));
   }
+}
+
+TEST(ValidateRequestTest, ListAndLogs) {
+  v1::ListRequest list;
+  list.set_name_contains("web");
+  EXPECT_TRUE(ValidateListRequest(list).ok());
+  list.set_name_contains(std::string(129, 'a'));
+  EXPECT_THAT(ValidateListRequest(list).message(), HasSubstr("name_contains:"));
+  list.clear_name_contains();
+  list.set_state(static_cast<v1::ContainerState>(99));
+  EXPECT_THAT(ValidateListRequest(list).message(), HasSubstr("state:"));
+
+  v1::LogsRequest logs;
+  logs.set_ref("web");
+  logs.mutable_since()->set_seconds(1700000000);
+  EXPECT_TRUE(ValidateLogsRequest(logs).ok());
+  logs.mutable_since()->set_nanos(1'000'000'000);
+  EXPECT_THAT(ValidateLogsRequest(logs).message(), HasSubstr("since:"));
+  logs.clear_since();
+  logs.set_stream(static_cast<v1::LogStream>(7));
+  EXPECT_THAT(ValidateLogsRequest(logs).message(), HasSubstr("stream:"));
+  logs.clear_stream();
+  logs.set_tail(-1);
+  EXPECT_THAT(ValidateLogsRequest(logs).message(), HasSubstr("tail:"));
+}
+
+TEST(ValidateRequestTest, EchoedKeywordsAreBoundedFirst) {
+  v1::ContainerSpec spec;
+  spec.add_command("true");
+  spec.set_seccomp(std::string(1 << 20, 'x'));
+  absl::Status status = ValidateSpec(spec);
+  EXPECT_THAT(status.message(), HasSubstr("spec.seccomp: longer than 64"));
+  EXPECT_LT(status.message().size(), 200u);
+  spec.clear_seccomp();
+  spec.add_cap_add("\xff\xfe");
+  EXPECT_THAT(ValidateSpec(spec).message(), HasSubstr("spec.cap_add[0]: not valid UTF-8"));
+}
+
+TEST(ValidateRequestTest, ImportFile) {
+  EXPECT_EQ(CheckImportFile("/nonexistent/x.tar").code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(CheckImportFile("/").message(), HasSubstr("path: not a regular file"));
+  EXPECT_THAT(CheckImportFile("/dev/null").message(), HasSubstr("path: not a regular file"));
+}
+
+TEST(ValidateRequestTest, Copy) {
+  v1::CopyToRequest to;
+  to.set_ref("web-1");
+  to.set_path("/srv/./data");
+  to.set_source_name("app.conf");
+  EXPECT_TRUE(ValidateCopyToRequest(to).ok());
+  const std::vector<std::pair<std::function<void(v1::CopyToRequest&)>, std::string>> bad = {
+      {[](v1::CopyToRequest& r) { r.clear_ref(); }, "ref"},
+      {[](v1::CopyToRequest& r) { r.set_path("srv"); }, "path"},
+      {[](v1::CopyToRequest& r) { r.set_path("/srv/../etc"); }, "path"},
+      {[](v1::CopyToRequest& r) { r.set_source_name("a/b"); }, "source_name"},
+      {[](v1::CopyToRequest& r) { r.set_source_name(".."); }, "source_name"},
+  };
+  for (const auto& [mutate, field] : bad) {
+    v1::CopyToRequest request = to;
+    mutate(request);
+    absl::Status status = ValidateCopyToRequest(request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_THAT(status.message(), HasSubstr(field + ":"));
+  }
+
+  v1::CopyFromRequest from;
+  from.set_ref("web-1");
+  from.set_path("/etc/.");
+  EXPECT_TRUE(ValidateCopyFromRequest(from).ok());
+  from.set_path("/etc/..");
+  EXPECT_THAT(ValidateCopyFromRequest(from).message(), HasSubstr("path:"));
 }
 
 }  // namespace

@@ -70,8 +70,9 @@ absl::StatusCode CodeForSqlite(sqlite3* db, int rc) {
     case SQLITE_IOERR:
       // SQLite reports a failed write as a generic I/O error; the errno says whether the
       // disk was full.
-      return sqlite3_system_errno(db) == ENOSPC ? absl::StatusCode::kResourceExhausted
-                                                : absl::StatusCode::kInternal;
+      return sqlite3_system_errno(db) == ENOSPC || sqlite3_system_errno(db) == EDQUOT
+                 ? absl::StatusCode::kResourceExhausted
+                 : absl::StatusCode::kInternal;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return absl::StatusCode::kDataLoss;
@@ -87,7 +88,8 @@ absl::StatusCode CodeForSqlite(sqlite3* db, int rc) {
 absl::Status DbError(sqlite3* db, int rc, absl::string_view what) {
   absl::StatusCode code = CodeForSqlite(db, rc);
   if (code == absl::StatusCode::kResourceExhausted) {
-    return absl::ResourceExhaustedError(absl::StrCat(what, ": state store: disk full"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, ": state store: disk full (no space left on device)"));
   }
   return absl::Status(code, absl::StrCat(what, ": ", sqlite3_errmsg(db)));
 }

@@ -99,6 +99,9 @@ TEST_F(LifecycleTest, StopEscalatesToSigkillForWorkloadsIgnoringSigterm) {
   v1::Container c =
       Run(Spec({"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}));
   ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING);
+  // Run returns once sh was exec'd, not once it ran the trap: a SIGTERM before that (seen on
+  // the slow VM) kills it as it should.
+  ASSERT_TRUE(WaitForLog(c.id(), "ready"));
   grpc::ClientContext ctx;
   v1::StopRequest stop;
   stop.set_ref(c.id());

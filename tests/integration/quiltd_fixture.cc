@@ -160,6 +160,7 @@ void QuiltdTest::StartDaemon(const std::vector<std::string>& extra_args) {
                                    "--state-dir", state_dir_,        "--log-level",
                                    "warning",     "--cgroup-parent", cgroup_parent_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.insert(argv.begin(), daemon_wrapper_.begin(), daemon_wrapper_.end());
   const std::string log = dir_ + "/quiltd.log";
   // Built before fork: the test process has gRPC threads, so the child may not allocate.
   std::vector<char*> args;
@@ -290,6 +291,25 @@ std::vector<std::string> QuiltdTest::ContainerCgroups() const {
   }
   std::sort(found.begin(), found.end());
   return found;
+}
+
+std::string QuiltdTest::CgroupFileOf(pid_t pid, const std::string& file) {
+  const std::string controller = file.substr(0, file.find('.'));
+  std::string v2_path;
+  for (absl::string_view line :
+       absl::StrSplit(ReadAll(absl::StrCat("/proc/", pid, "/cgroup")), '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (f.size() != 3) continue;
+    if (f[0] == "0") {
+      if (std::string root = V2MountPoint(); !root.empty()) v2_path = root + f[2] + "/" + file;
+      continue;
+    }
+    for (absl::string_view ctrl : absl::StrSplit(f[1], ',')) {
+      const std::string path = absl::StrCat("/sys/fs/cgroup/", f[1], f[2], "/", file);
+      if (ctrl == controller && access(path.c_str(), F_OK) == 0) return path;
+    }
+  }
+  return !v2_path.empty() && access(v2_path.c_str(), F_OK) == 0 ? v2_path : "";
 }
 
 std::string QuiltdTest::MountTable() {

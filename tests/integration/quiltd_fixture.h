@@ -55,6 +55,10 @@ class QuiltdTest : public ::testing::Test {
   // Directories of container cgroups ("quilt-<id>") below this test's cgroup parent.
   std::vector<std::string> ContainerCgroups() const;
   static std::string MountTable();
+  // The path of a controller file ("pids.max", "memory.max", ...) in the cgroup of `pid`: in
+  // the v1 hierarchy of that controller when it has one, else in the v2 hierarchy; empty
+  // when the file exists in neither.
+  static std::string CgroupFileOf(pid_t pid, const std::string& file);
 
   std::string dir_;
   std::string socket_;
@@ -63,6 +67,9 @@ class QuiltdTest : public ::testing::Test {
   // tests running side by side never see each other's cgroups.
   std::string cgroup_parent_;
   pid_t daemon_pid_ = -1;
+  // Put before quiltd's argv by StartDaemon, e.g. to run it in a mount namespace of its own
+  // (must exec quiltd, keeping the pid).
+  std::vector<std::string> daemon_wrapper_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Containers::Stub> containers_;
   std::unique_ptr<v1::Images::Stub> images_;

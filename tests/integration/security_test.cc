@@ -285,15 +285,9 @@ TEST_F(SecurityTest, DefaultPidsLimitIs4096AndMinusOneLifts) {
     v1::ContainerSpec spec = Spec({"sleep", "30"});
     spec.mutable_resources()->set_pids_max(requested);
     v1::Container c = Run(spec);
-    std::ifstream cgroup_file(absl::StrCat("/proc/", c.pid(), "/cgroup"));
-    std::string line, value = "<no pids cgroup>";
-    while (std::getline(cgroup_file, line)) {
-      std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
-      if (f.size() == 3 && f[1] == "pids") {
-        std::ifstream max("/sys/fs/cgroup/pids" + f[2] + "/pids.max");
-        std::getline(max, value);
-      }
-    }
+    std::string value = "<no pids.max>";
+    std::ifstream max(CgroupFileOf(c.pid(), "pids.max"));
+    std::getline(max, value);
     EXPECT_EQ(Cli({"rm", "-f", c.id()}).exit_code, 0);
     return value;
   };

@@ -326,5 +326,87 @@ TEST_F(TtyTest, AttachNeedsAnInteractiveRunningContainer) {
   EXPECT_THAT(status.error_message(), HasSubstr("tty"));
 }
 
+// The same sessions in a container with a user namespace: the exec helper joins it, the
+// terminal comes from the namespace's devpts and belongs to the exec user's mapped id.
+class TtyUsernsTest : public TtyTest {
+ protected:
+  void SetUp() override {
+    TtyTest::SetUp();
+    ASSERT_EQ(StopDaemon(), 0);
+    // Far from the userns suite's pool, which may run at the same time.
+    StartDaemon({"--userns-range", "4000000:262144"});
+  }
+
+  static v1::ContainerSpec UsernsSpec(const std::vector<std::string>& command) {
+    v1::ContainerSpec spec = Spec(command);
+    spec.set_userns("auto");
+    return spec;
+  }
+};
+
+TEST_F(TtyUsernsTest, ExecTerminalBelongsToTheExecUser) {
+  v1::Container c = RunSleeper(UsernsSpec({"sleep", "1000"}));
+  for (const std::string user : {"0", "1234"}) {
+    grpc::ClientContext ctx;
+    auto stream = containers_->Exec(&ctx);
+    v1::ExecRequest start = Start(c.id(), {"sh", "-c", "stat -c %u $(tty); id -u"});
+    start.mutable_start()->set_tty(true);
+    start.mutable_start()->set_user(user);
+    ASSERT_TRUE(stream->Write(start));
+    stream->WritesDone();
+    auto [out, code] = ReadExec(stream);
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(out, user + "\r\n" + user + "\r\n");
+    EXPECT_EQ(code, 0);
+  }
+}
+
+TEST_F(TtyUsernsTest, ExecItAndStdinPipe) {
+  v1::Container c = RunSleeper(UsernsSpec({"sleep", "1000"}));
+  auto session = CliOnTerminal({"exec", "-it", c.id(), "--", "sh"}, 30, 100);
+  session->Type("stty size; echo $((6*7))\r");
+  ASSERT_TRUE(session->WaitFor("30 100")) << session->output();
+  ASSERT_TRUE(session->WaitFor("42")) << session->output();
+  session->Type("exit 3\r");
+  EXPECT_EQ(session->Wait(), 3) << session->output();
+  CommandResult piped =
+      Shell("echo hello | " + std::string(QUILT_CLI_PATH) + " exec -i " + c.id() + " -- cat");
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out, "hello\n");
+}
+
+TEST_F(TtyUsernsTest, RunItAttachesTheWorkloadsTerminal) {
+  auto session = CliOnTerminal({"run", "--rm", "-it", "--userns", "auto", "--", "sh"}, 30, 100);
+  ASSERT_TRUE(session->WaitFor("# ")) << session->output();
+  session->Type("tty; stty size; id -u\r");
+  ASSERT_TRUE(session->WaitFor("/dev/pts/")) << session->output();
+  ASSERT_TRUE(session->WaitFor("30 100")) << session->output();
+  session->Type("exit 5\r");
+  EXPECT_EQ(session->Wait(), 5) << session->output();
+}
+
+TEST_F(TtyUsernsTest, AttachSurvivesADaemonRestart) {
+  v1::ContainerSpec spec = UsernsSpec({"sh"});
+  spec.set_tty(true);
+  spec.set_stdin_open(true);
+  v1::Container c = Run(spec);
+  KillDaemon();
+  StartDaemon({"--userns-range", "4000000:262144"});
+  grpc::ClientContext ctx;
+  auto stream = containers_->Attach(&ctx);
+  v1::AttachRequest first;
+  first.set_ref(c.id());
+  ASSERT_TRUE(stream->Write(first));
+  v1::AttachRequest input;
+  input.mutable_input()->set_stdin_data("echo $((6*7)); exit 7\n");
+  ASSERT_TRUE(stream->Write(input));
+  std::string out;
+  v1::AttachResponse response;
+  while (stream->Read(&response)) out += response.output().data();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_THAT(out, HasSubstr("42"));
+  EXPECT_EQ(WaitFor(c.id()).exit_code(), 7);
+}
+
 }  // namespace
 }  // namespace quilt::testing
