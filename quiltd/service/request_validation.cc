@@ -1,5 +1,6 @@
 #include "quiltd/service/request_validation.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -10,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 #include "common/validation.h"
+#include "quiltd/image/oci_image.h"
 #include "quiltd/monitor/capabilities.h"
 #include "quiltd/runtime/userns_range.h"
 
@@ -198,7 +201,12 @@ absl::Status CheckImportFile(const std::string& path) {
     }
     return ErrnoStatus(err, "path: stat");
   }
-  if (!S_ISREG(st.st_mode)) return Invalid("path", "not a regular file");
+  if (S_ISDIR(st.st_mode)) {
+    UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir && IsImageLayout(dir.get())) return absl::OkStatus();
+    return Invalid("path", "a directory but not an image layout (no oci-layout or manifest.json)");
+  }
+  if (!S_ISREG(st.st_mode)) return Invalid("path", "not a regular file or a directory");
   if (st.st_size == 0) return Invalid("path", "empty file");
   return absl::OkStatus();
 }

@@ -208,8 +208,9 @@ TEST(ValidateRequestTest, EchoedKeywordsAreBoundedFirst) {
 
 TEST(ValidateRequestTest, ImportFile) {
   EXPECT_EQ(CheckImportFile("/nonexistent/x.tar").code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(CheckImportFile("/").message(), HasSubstr("path: not a regular file"));
-  EXPECT_THAT(CheckImportFile("/dev/null").message(), HasSubstr("path: not a regular file"));
+  EXPECT_THAT(CheckImportFile("/").message(), HasSubstr("path: a directory but not an image"));
+  EXPECT_THAT(CheckImportFile("/dev/null").message(),
+              HasSubstr("path: not a regular file or a directory"));
 }
 
 TEST(ValidateRequestTest, Copy) {

@@ -386,6 +386,13 @@ TEST_F(HostileRequestTest, EveryFieldIsCheckedAndNothingIsCreated) {
   grpc::ClientContext list_ctx;
   ASSERT_TRUE(containers_->List(&list_ctx, all, &listed).ok());
   EXPECT_EQ(listed.containers_size(), 0);
+  // Only a Create with no command may have imported the default image: whether a command is
+  // missing depends on the image's config (Entrypoint, Cmd), so the image is resolved first.
+  v1::RemoveImageRequest remove_default;
+  remove_default.set_ref("default");
+  v1::RemoveImageResponse removed;
+  grpc::ClientContext remove_ctx;
+  (void)images_->RemoveImage(&remove_ctx, remove_default, &removed);
   v1::ListImagesResponse images;
   grpc::ClientContext images_ctx;
   ASSERT_TRUE(images_->ListImages(&images_ctx, v1::ListImagesRequest(), &images).ok());
