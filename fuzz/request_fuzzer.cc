@@ -53,7 +53,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case 1: {
       quilt::v1::ExecRequest r;
-      if (Parse(r, data, size)) Check(quilt::ValidateExecRequest(r));
+      if (Parse(r, data, size)) {
+        if (r.has_start()) Check(quilt::ValidateExecStart(r.start()));
+        if (r.input().has_resize()) {
+          Check(quilt::ValidateTerminalSize("input.resize", r.input().resize()));
+        }
+      }
       break;
     }
     case 2: {

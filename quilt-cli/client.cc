@@ -136,9 +136,14 @@ std::unique_ptr<grpc::ClientReader<quilt::v1::LogsResponse>> Client::Logs(
   return containers_->Logs(context, request);
 }
 
-std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Client::Exec(
-    grpc::ClientContext* context, const quilt::v1::ExecRequest& request) {
-  return containers_->Exec(context, request);
+std::unique_ptr<grpc::ClientReaderWriter<quilt::v1::ExecRequest, quilt::v1::ExecResponse>>
+Client::Exec(grpc::ClientContext* context) {
+  return containers_->Exec(context);
+}
+
+std::unique_ptr<grpc::ClientReaderWriter<quilt::v1::AttachRequest, quilt::v1::AttachResponse>>
+Client::Attach(grpc::ClientContext* context) {
+  return containers_->Attach(context);
 }
 
 std::unique_ptr<grpc::ClientReader<quilt::v1::Event>> Client::Events(

@@ -52,9 +52,11 @@ class Client {
   std::unique_ptr<grpc::ClientReader<quilt::v1::LogsResponse>> Logs(
       grpc::ClientContext* context, const quilt::v1::LogsRequest& request);
 
-  // Opens an Exec stream on `context` (which must outlive the reader).
-  std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> Exec(
-      grpc::ClientContext* context, const quilt::v1::ExecRequest& request);
+  // Open an Exec or Attach stream on `context` (which must outlive the stream).
+  std::unique_ptr<grpc::ClientReaderWriter<quilt::v1::ExecRequest, quilt::v1::ExecResponse>> Exec(
+      grpc::ClientContext* context);
+  std::unique_ptr<grpc::ClientReaderWriter<quilt::v1::AttachRequest, quilt::v1::AttachResponse>>
+  Attach(grpc::ClientContext* context);
 
   // Opens an Events stream on `context` (which must outlive the reader).
   std::unique_ptr<grpc::ClientReader<quilt::v1::Event>> Events(

@@ -64,5 +64,6 @@ void AddCpCommand(CLI::App& app, Invocation& invocation);
 void AddImageCommand(CLI::App& app, Invocation& invocation);
 void AddVersionCommand(CLI::App& app, Invocation& invocation);
 void AddEventsCommand(CLI::App& app, Invocation& invocation);
+void AddAttachCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace quilt::cli

@@ -1,5 +1,7 @@
-// quilt-cli exec [-e K=V] [-w DIR] [-u USER] [--timeout S] REF -- CMD ARGS...: runs a command
-// in a running container, copies its output to our stdout/stderr and exits with its code.
+// quilt-cli exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] [--timeout S] REF -- CMD ARGS...: runs
+// a command in a running container, copies its output to our stdout/stderr (and, with -i,
+// our stdin to it) and exits with its code. -t gives it a terminal in the container and puts
+// ours in raw mode.
 #include <unistd.h>
 
 #include <iostream>
@@ -13,6 +15,7 @@
 #include "quilt-cli/interrupt.h"
 #include "quilt-cli/output.h"
 #include "quilt-cli/parse.h"
+#include "quilt-cli/terminal.h"
 
 namespace quilt::cli {
 namespace {
@@ -24,10 +27,13 @@ struct ExecOptions {
   std::string workdir;
   std::string user;
   int timeout_seconds = 0;
+  bool interactive = false;
+  bool tty = false;
 };
 
 absl::StatusOr<quilt::v1::ExecRequest> BuildRequest(const ExecOptions& options) {
-  quilt::v1::ExecRequest request;
+  quilt::v1::ExecRequest message;
+  quilt::v1::ExecStart& request = *message.mutable_start();
   request.set_ref(options.ref);
   request.mutable_command()->Add(options.command.begin(), options.command.end());
   for (const std::string& entry : options.env) {
@@ -38,35 +44,68 @@ absl::StatusOr<quilt::v1::ExecRequest> BuildRequest(const ExecOptions& options) 
   request.set_working_dir(options.workdir);
   request.set_user(options.user);
   request.set_timeout_seconds(options.timeout_seconds);
-  return request;
+  request.set_stdin_open(options.interactive);
+  request.set_tty(options.tty);
+  if (options.tty) {
+    std::optional<quilt::v1::TerminalSize> size = LocalTerminalSize();
+    if (size.has_value()) *request.mutable_terminal_size() = *size;
+  }
+  return message;
 }
 
 int RunExec(const GlobalOptions& global, const ExecOptions& options) {
+  if (options.interactive && options.tty && !isatty(0)) {
+    return ReportError(absl::InvalidArgumentError("exec: -it needs a terminal on stdin"));
+  }
   absl::StatusOr<quilt::v1::ExecRequest> request = BuildRequest(options);
   if (!request.ok()) return ReportError(request.status());
-  // Ctrl-C cancels the call, which makes quiltd kill the command.
+  // Before any thread exists (the watcher's, gRPC's), so that every thread inherits the
+  // blocked signals: one that did not block SIGWINCH would take it and drop it.
+  BlockWindowChanges();
+  // Ctrl-C (without a tty: with one it is a byte for the container) cancels the call, which
+  // makes quiltd kill the command.
   InterruptWatcher watcher;
   Client client(global.socket);
   grpc::ClientContext context;
   watcher.Watch(&context);
-  std::unique_ptr<grpc::ClientReader<quilt::v1::ExecResponse>> reader =
-      client.Exec(&context, *request);
-  quilt::v1::ExecResponse response;
+  auto stream = client.Exec(&context);
   std::optional<quilt::v1::ExecExit> exit;
-  while (reader->Read(&response)) {
-    if (response.has_exit()) {
-      exit = response.exit();
-      continue;
+  {
+    std::optional<RawMode> raw;
+    if (options.tty) raw.emplace();
+    // A failed write shows in Read and Finish below.
+    stream->Write(*request);
+    InputPump input(
+        options.interactive, options.tty,
+        [&stream](const quilt::v1::TerminalInput& in) {
+          quilt::v1::ExecRequest message;
+          *message.mutable_input() = in;
+          return stream->Write(message);
+        },
+        [&stream] { stream->WritesDone(); });
+    quilt::v1::ExecResponse response;
+    while (stream->Read(&response)) {
+      if (response.has_exit()) {
+        exit = response.exit();
+        continue;
+      }
+      const int fd = response.output().stream() == quilt::v1::LOG_STREAM_STDERR ? 2 : 1;
+      if (absl::Status written = WriteAll(fd, response.output().data()); !written.ok()) {
+        context.TryCancel();
+      }
     }
-    const int fd = response.output().stream() == quilt::v1::LOG_STREAM_STDERR ? 2 : 1;
-    if (absl::Status written = WriteAll(fd, response.output().data()); !written.ok()) {
-      context.TryCancel();
-    }
+    // The call is over: input cannot matter any more, and a pending Write returns at once.
+    // Not when it failed: a cancel before Finish would replace quiltd's status (an unknown
+    // user, a stopped container) with CANCELLED; the input pump's writes fail anyway once
+    // the server has ended the call.
+    if (exit.has_value()) context.TryCancel();
   }
   watcher.Watch(nullptr);
-  grpc::Status status = reader->Finish();
-  if (!status.ok()) return ReportError(client.FailureStatus(status));
+  grpc::Status status = stream->Finish();
   if (!exit.has_value()) {
+    // Interrupted: quiltd kills the command when the call is cancelled; exit like a shell.
+    if (watcher.signal() != 0) return 128 + watcher.signal();
+    if (!status.ok()) return ReportError(client.FailureStatus(status));
     return ReportError(absl::InternalError("exec: the stream ended without an exit status"));
   }
   if (exit->timed_out()) {
@@ -85,6 +124,8 @@ void AddExecCommand(CLI::App& app, Invocation& invocation) {
       ->allow_extra_args(false);
   command->add_option("-w,--workdir", options->workdir, "Working directory inside the container");
   command->add_option("-u,--user", options->user, "uid[:gid] or name[:group]");
+  command->add_flag("-i,--interactive", options->interactive, "Pass our stdin to the command");
+  command->add_flag("-t,--tty", options->tty, "Run the command on a terminal in the container");
   command->add_option("--timeout", options->timeout_seconds,
                       "Kill the command after this many seconds (0: never)");
   command->add_option("ref", options->ref, "Container id, id prefix or name")->required();

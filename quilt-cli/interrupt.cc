@@ -13,6 +13,10 @@ InterruptWatcher::InterruptWatcher() {
   sigemptyset(&signals_);
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
+  // A closed terminal or Ctrl-\ must also end a session through the normal path, which
+  // restores a terminal left in raw mode.
+  sigaddset(&signals_, SIGHUP);
+  sigaddset(&signals_, SIGQUIT);
   sigaddset(&signals_, kWakeSignal);
   // Blocked before the thread starts, so it inherits the mask and sigwaitinfo owns delivery.
   pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);

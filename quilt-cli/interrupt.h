@@ -1,4 +1,5 @@
-// Turning Ctrl-C (SIGINT) and SIGTERM into a cancelled gRPC call, for `run`.
+// Turning Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGQUIT into a cancelled gRPC call, for `run`
+// and `exec`.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -10,8 +11,8 @@
 
 namespace quilt::cli {
 
-// While alive, SIGINT and SIGTERM are blocked in the creating thread (and in every thread it
-// starts later, gRPC's included) and taken by a watcher thread instead, which records the
+// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in the creating thread (and in every
+// thread it starts later, gRPC's included) and taken by a watcher thread instead, which records the
 // signal and cancels the call registered with Watch. Create it before any gRPC channel, so that
 // no gRPC thread can receive the signal and kill the process before the container is stopped.
 class InterruptWatcher {

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   quilt::cli::AddImageCommand(app, invocation);
   quilt::cli::AddVersionCommand(app, invocation);
   quilt::cli::AddEventsCommand(app, invocation);
+  quilt::cli::AddAttachCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

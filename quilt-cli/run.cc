@@ -1,18 +1,24 @@
-// quilt-cli run [create flags] [--rm] [-d] -- CMD...: creates and starts a container, copies
-// its output to this terminal and exits with its exit code.
+// quilt-cli run [create flags] [--rm] [-d] [-i] [-t] -- CMD...: creates and starts a
+// container, copies its output to this terminal (with -i/-t: attaches this terminal to it)
+// and exits with its exit code.
+#include <unistd.h>
+
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "quilt-cli/attach_session.h"
 #include "quilt-cli/client.h"
 #include "quilt-cli/command.h"
 #include "quilt-cli/interrupt.h"
 #include "quilt-cli/log_stream.h"
 #include "quilt-cli/output.h"
 #include "quilt-cli/spec_flags.h"
+#include "quilt-cli/terminal.h"
 
 namespace quilt::cli {
 namespace {
@@ -28,6 +34,31 @@ class Runner {
  public:
   Runner(Client& client, InterruptWatcher& watcher, std::string id, bool remove)
       : client_(client), watcher_(watcher), id_(std::move(id)), remove_(remove) {}
+
+  // Attaches to the workload (created with tty and/or stdin_open) to its end; returns the
+  // exit code of quilt-cli.
+  int Attach(const quilt::v1::Container& created, bool tty, bool stdin_open) {
+    if (created.state() == quilt::v1::CONTAINER_STATE_FAILED) return Failed(created, true);
+    if (watcher_.signal() != 0) return Interrupted();
+    grpc::ClientContext context;
+    watcher_.Watch(&context);
+    absl::Status attached = AttachSession(client_, &context, id_, tty, stdin_open);
+    watcher_.Watch(nullptr);
+    // Dropped for reading too slowly: the workload runs on; attach again (what it wrote
+    // meanwhile is only in the log).
+    while (absl::IsAborted(attached) && watcher_.signal() == 0) {
+      std::cerr << "quilt-cli: output came faster than shown; some skipped (see logs)" << std::endl;
+      grpc::ClientContext again;
+      watcher_.Watch(&again);
+      attached = AttachSession(client_, &again, id_, tty, stdin_open);
+      watcher_.Watch(nullptr);
+    }
+    if (watcher_.signal() != 0) return Interrupted();
+    // A workload that ended before we attached leaves its output in the log.
+    if (absl::IsFailedPrecondition(attached)) return Follow(created);
+    if (!attached.ok()) ReportError(attached);
+    return AfterExit();
+  }
 
   // Follows the workload to its end; returns the exit code of quilt-cli.
   int Follow(const quilt::v1::Container& created) {
@@ -112,11 +143,18 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
   }
   absl::StatusOr<quilt::v1::ContainerSpec> spec = BuildSpec(options.spec, CurrentDir(), ProcessEnv);
   if (!spec.ok()) return ReportError(spec.status(), kExitRunFailed);
+  const bool interactive = options.spec.interactive, tty = options.spec.tty;
+  if (interactive && tty && !options.detach && !isatty(0)) {
+    return ReportError(absl::InvalidArgumentError("run: -it needs a terminal on stdin"),
+                       kExitRunFailed);
+  }
   quilt::v1::CreateRequest request;
   *request.mutable_spec() = *std::move(spec);
   request.set_start(true);
 
-  // Before the channel exists, so that gRPC's threads inherit the blocked signals.
+  // Before any thread exists (the watcher's, gRPC's), so that every thread inherits the
+  // blocked signals: one that did not block SIGWINCH would take it and drop it.
+  BlockWindowChanges();
   InterruptWatcher watcher;
   Client client(global.socket);
   // Not cancelled on Ctrl-C: a half-done Create would leave a container we cannot name.
@@ -128,6 +166,7 @@ int RunRun(const GlobalOptions& global, const RunOptions& options) {
     return 0;
   }
   Runner runner(client, watcher, container.id(), options.remove);
+  if (interactive || tty) return runner.Attach(container, tty, interactive);
   return runner.Follow(container);
 }
 

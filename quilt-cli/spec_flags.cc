@@ -61,6 +61,9 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
       ->allow_extra_args(false);
   command->add_option("--network", flags->network, "Network: none or host");
   command->add_flag("--read-only", flags->read_only, "Mount the rootfs read-only");
+  command->add_flag("-i,--interactive", flags->interactive,
+                    "Keep the workload's stdin open (run: pass ours to it)");
+  command->add_flag("-t,--tty", flags->tty, "Run the workload on a terminal in the container");
   command->add_option("--cap-add", flags->cap_add, "Add a capability, e.g. NET_RAW, or ALL")
       ->allow_extra_args(false);
   command->add_option("--cap-drop", flags->cap_drop, "Drop a capability, e.g. CHOWN, or ALL")
@@ -106,6 +109,8 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.mutable_cap_add()->Add(flags.cap_add.begin(), flags.cap_add.end());
   spec.mutable_cap_drop()->Add(flags.cap_drop.begin(), flags.cap_drop.end());
   spec.set_seccomp(flags.seccomp);
+  spec.set_stdin_open(flags.interactive);
+  spec.set_tty(flags.tty);
   spec.set_userns(flags.userns);
   QUILT_RETURN_IF_ERROR(SetLogLimits(flags, &spec));
   return spec;

@@ -32,11 +32,13 @@ struct SpecFlags {
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
   std::string seccomp;
+  bool interactive = false;  // -i: spec.stdin_open
+  bool tty = false;          // -t: spec.tty
   std::string userns;
   std::string log_max_size;
   int log_max_files = 0;
-  // The positional words (all words after "--"): the workload's argv, verbatim.
   std::string entrypoint;
+  // The positional words (all words after "--"): the workload's argv, verbatim.
   std::vector<std::string> command;
 };
 

@@ -8,7 +8,10 @@ def _api_exec_ns(ctx, ref):
     """One Exec call over the open channel: request sent until the stream's end."""
     start = common.now_ns()
     code = None
-    for reply in ctx.api.containers.Exec(ctx.api.pb.ExecRequest(ref=ref, command=["/bin/true"])):
+    pb = ctx.api.pb
+    # A bidirectional stream: one `start`, then the half-close (the iterator's end).
+    request = pb.ExecRequest(start=pb.ExecStart(ref=ref, command=["/bin/true"]))
+    for reply in ctx.api.containers.Exec(iter([request])):
         if reply.HasField("exit"):
             code = reply.exit.exit_code
     elapsed = common.now_ns() - start

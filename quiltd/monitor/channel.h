@@ -19,6 +19,7 @@ struct ChannelMessage {
     kFailed = 2,          // init -> monitor: `report` says which step failed
     kRunning = 3,         // init -> monitor: the workload was exec'd; `value` is its pid
     kWorkloadExited = 4,  // init -> monitor: `value` is the workload's raw wait status
+    kTerminal = 5,        // init -> monitor: the workload's terminal master is attached
   };
   int32_t type = 0;
   int32_t value = 0;

@@ -14,11 +14,14 @@
 #include <csignal>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/fd_passing.h"
 #include "common/unique_fd.h"
 #include "quiltd/monitor/channel.h"
 #include "quiltd/monitor/exec_hardening.h"
+#include "quiltd/monitor/terminal.h"
 
 namespace quilt {
 namespace {
@@ -45,8 +48,8 @@ std::vector<char*> PointersTo(std::vector<std::string>& strings) {
 // Everything a child of the init does before exec: stdio, no leaked fds, and the default
 // signal state (the init blocks signals and the monitor ignores SIGPIPE; both are inherited
 // across exec).
-void PrepareChild(int null_fd, int out, int err, int keep_fd) {
-  dup2(null_fd, 0);
+void PrepareChild(int in, int out, int err, int keep_fd) {
+  dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
   CloseFdsExcept(&keep_fd, keep_fd >= 0 ? 1 : 0);
@@ -90,6 +93,8 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   errno = saw_eacces ? EACCES : ENOENT;
 }
 
+}  // namespace
+
 [[noreturn]] void FailExec(int status_fd, int error, int exit_code, const std::string& detail) {
   ExecError failure;
   failure.error = error;
@@ -98,8 +103,6 @@ void ExecSearchingPath(const CommandLine& command, const std::string& path_value
   (void)!write(status_fd, &failure, sizeof(failure));
   _exit(exit_code);
 }
-
-}  // namespace
 
 // In the forked workload process: hardening around the identity change (supplementary
 // groups before gid before uid, since each step drops the privilege the next one needs),
@@ -192,11 +195,47 @@ void RunSetupCommands(const MonitorConfig& config, const ExecHardening& hardenin
   }
 }
 
+// With config.tty: a terminal from the container's devpts (the init is past pivot_root), its
+// master handed to the monitor, which logs and relays it. Returns the slave.
+UniqueFd OpenWorkloadTerminal(const MonitorConfig& config, int control) {
+  Terminal terminal;
+  const char* step = nullptr;
+  StartReport report;
+  int error = OpenTerminal(0, 0, config.uid, &terminal, &step);
+  ChannelMessage message;
+  message.type = ChannelMessage::kTerminal;
+  if (error == 0 && !SendFd(control, terminal.master.get(), &message, sizeof(message))) {
+    error = errno;
+    step = "send terminal to the monitor";
+  }
+  if (error != 0) {
+    SetStartFailure(&report, StartStage::kExec, error, step);
+    ReportAndExit(control, report);
+  }
+  return std::move(terminal.slave);
+}
+
+// In the workload's child: its stdio (the terminal, which also becomes its controlling
+// terminal in a new session; or the stdin pipe or /dev/null and the output pipes).
+void PrepareWorkloadChild(const InitFds& fds, int null_fd, int terminal, int status_fd) {
+  if (terminal < 0) {
+    PrepareChild(fds.stdin_pipe >= 0 ? fds.stdin_pipe : null_fd, fds.stdout_pipe, fds.stderr_pipe,
+                 status_fd);
+    return;
+  }
+  const char* step = nullptr;
+  const int error = AttachToTerminal(terminal, &step);
+  if (error != 0) FailExec(status_fd, error, 126, step);
+  PrepareChild(0, 1, 2, status_fd);
+}
+
 // Starts the workload; returns its pid once it has exec'd. The exec-status pipe is CLOEXEC,
 // so EOF without data means the exec succeeded.
 pid_t StartWorkload(const MonitorConfig& config, const ExecHardening& hardening, const InitFds& fds,
                     int null_fd) {
   const CommandLine command = MakeCommandLine(config);
+  UniqueFd terminal;
+  if (config.tty) terminal = OpenWorkloadTerminal(config, fds.control);
   int status_pipe[2];
   StartReport report;
   if (pipe2(status_pipe, O_CLOEXEC) != 0) {
@@ -205,9 +244,12 @@ pid_t StartWorkload(const MonitorConfig& config, const ExecHardening& hardening,
   }
   pid_t pid = fork();
   if (pid == 0) {
-    PrepareChild(null_fd, fds.stdout_pipe, fds.stderr_pipe, status_pipe[1]);
+    PrepareWorkloadChild(fds, null_fd, terminal.get(), status_pipe[1]);
     ExecWorkload(config, hardening, command, status_pipe[1]);
   }
+  // Only the workload and its children may hold the terminal: the monitor sees EIO on the
+  // master once they are all gone.
+  terminal.Reset();
   close(status_pipe[1]);
   UniqueFd status_read(status_pipe[0]);
   if (pid < 0) {
@@ -304,6 +346,7 @@ void RunContainerInit(const MonitorConfig& config, const InitFds& fds) {
   pid_t workload = StartWorkload(config, hardening, fds, null_fd.get());
   close(fds.stdout_pipe);
   close(fds.stderr_pipe);
+  if (fds.stdin_pipe >= 0) close(fds.stdin_pipe);
   ChannelMessage running;
   running.type = ChannelMessage::kRunning;
   running.value = workload;

@@ -19,6 +19,7 @@ struct InitFds {
   int setup_stderr = -1;
   int stdout_pipe = -1;
   int stderr_pipe = -1;
+  int stdin_pipe = -1;  // config.stdin_open without tty: the read end of the workload's stdin
 };
 
 // Runs as pid 1 inside the sandbox (after pivot_root). Sends kFailed (stage kSetup or
@@ -31,6 +32,10 @@ struct ExecError {
   int32_t exit_code = 0;
   char detail[200] = {};
 };
+
+// In a forked child before its exec: writes an ExecError to `status_fd` and exits with
+// `exit_code`.
+[[noreturn]] void FailExec(int status_fd, int error, int exit_code, const std::string& detail);
 
 // The argv/envp arrays of config.argv and config.env, built before any fork so that
 // children only call exec.

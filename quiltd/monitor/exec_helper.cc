@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -14,12 +15,15 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/fd_passing.h"
 #include "common/unique_fd.h"
 #include "quiltd/monitor/container_init.h"
 #include "quiltd/monitor/exec_hardening.h"
 #include "quiltd/monitor/monitor_codec.h"
+#include "quiltd/monitor/terminal.h"
 
 namespace quilt {
 namespace {
@@ -123,12 +127,26 @@ int WaitWithTimeout(pid_t child, int timeout_seconds, bool* timed_out) {
   return status;
 }
 
-// In the forked child: its own process group (so a timeout kills everything it started),
-// stdin from /dev/null, no fd but stdout/stderr and the status pipe.
+// Where the command's stdio comes from: /dev/null or the stdin pipe for fd 0 and the
+// helper's pipes for 1 and 2, or the terminal's slave for all three.
+struct CommandStdio {
+  UniqueFd stdin_fd;
+  UniqueFd terminal_slave;  // invalid: no tty
+};
+
+// In the forked child: its own process group (so a timeout kills everything it started), or
+// with a tty its own session with the terminal as controlling terminal; no fd but stdio and
+// the status pipe.
 [[noreturn]] void RunChild(const MonitorConfig& config, const ExecHardening& hardening,
-                           const CommandLine& command, int null_fd, int status_fd) {
-  setpgid(0, 0);
-  dup2(null_fd, 0);
+                           const CommandLine& command, const CommandStdio& stdio, int status_fd) {
+  if (stdio.terminal_slave.valid()) {
+    const char* step = nullptr;
+    const int error = AttachToTerminal(stdio.terminal_slave.get(), &step);
+    if (error != 0) FailExec(status_fd, error, 126, step);
+  } else {
+    setpgid(0, 0);
+    dup2(stdio.stdin_fd.get(), 0);
+  }
   CloseFdsExcept(&status_fd, 1);
   sigset_t none;
   sigemptyset(&none);
@@ -137,16 +155,20 @@ int WaitWithTimeout(pid_t child, int timeout_seconds, bool* timed_out) {
   ExecWorkload(config, hardening, command, status_fd);
 }
 
-int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, int null_fd,
+int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, CommandStdio stdio,
                int timeout_seconds) {
   const CommandLine command = MakeCommandLine(config);
   int status_pipe[2];
   if (pipe2(status_pipe, O_CLOEXEC) != 0) return Fail(errno, "create exec status pipe");
   pid_t child = fork();
-  if (child == 0) RunChild(config, hardening, command, null_fd, status_pipe[1]);
+  if (child == 0) RunChild(config, hardening, command, stdio, status_pipe[1]);
   close(status_pipe[1]);
   UniqueFd status_read(status_pipe[0]);
   if (child < 0) return Fail(errno, "fork command");
+  // Only the command may keep its stdin and terminal open: quiltd sees EOF (or EIO on the
+  // master) once it and everything it started are gone.
+  stdio.terminal_slave.Reset();
+  stdio.stdin_fd.Reset();
   // EOF without data: the exec succeeded (the pipe is CLOEXEC).
   ExecError failure;
   ssize_t n;
@@ -165,9 +187,36 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, int 
   return 0;
 }
 
+// Inside the container: the terminal comes from the container's devpts; quiltd gets the
+// master before the command starts, so no output is missed.
+int OpenCommandTerminal(const MonitorConfig& config, const ExecHelperOptions& options,
+                        UniqueFd* slave) {
+  // devpts gives a new slave the creator's fsuid. In a user namespace the helper is still
+  // host root, unmapped there, and the kernel refuses to chown an inode whose owner the
+  // namespace cannot map (EPERM): the terminal is made as the namespace's root instead. The
+  // command's setresuid resets the fsuid.
+  if (config.userns_size > 0) {
+    setfsgid(0);
+    setfsuid(0);
+    if (setfsuid(static_cast<uid_t>(-1)) != 0 || setfsgid(static_cast<gid_t>(-1)) != 0) {
+      return Fail(EPERM, "become the user namespace's root for the terminal");
+    }
+  }
+  Terminal terminal;
+  const char* step = nullptr;
+  const int error = OpenTerminal(options.rows, options.columns, config.uid, &terminal, &step);
+  if (error != 0) return Fail(error, step);
+  const char tag = 't';
+  if (!SendFd(kExecTerminalFd, terminal.master.get(), &tag, 1)) {
+    return Fail(errno, "send terminal to quiltd");
+  }
+  *slave = std::move(terminal.slave);
+  return 0;
+}
+
 }  // namespace
 
-int RunExecHelper(pid_t init_pid, int timeout_seconds) {
+int RunExecHelper(const ExecHelperOptions& options) {
   // Like the init: the forked child is in the container's pid namespace before its exec, and
   // its /proc/<pid>/exe is the host's quilt-monitor binary. Not dumpable, that entry is closed
   // to the container's processes (CVE-2019-5736); exec makes the command dumpable again.
@@ -181,16 +230,20 @@ int RunExecHelper(pid_t init_pid, int timeout_seconds) {
     return 1;
   }
   // Opened on the host: the container's /dev/null is only a bind of it anyway.
-  UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!null_fd.valid()) return Fail(errno, "open /dev/null");
+  UniqueFd stdin_fd(options.stdin_open && !options.tty ? dup(kExecStdinFd)
+                                                       : open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!stdin_fd.valid()) return Fail(errno, "open exec stdin");
   ExecHardening hardening;
   StartReport report;
   if (!hardening.Prepare(config, &report)) {
     report.detail[sizeof(report.detail) - 1] = '\0';
     return Fail(report.error, report.detail);
   }
-  if (EnterContainer(config, init_pid) != 0) return 1;
-  return RunCommand(config, hardening, null_fd.get(), timeout_seconds);
+  if (EnterContainer(config, options.init_pid) != 0) return 1;
+  UniqueFd slave;
+  if (options.tty && OpenCommandTerminal(config, options, &slave) != 0) return 1;
+  return RunCommand(config, hardening, CommandStdio{std::move(stdin_fd), std::move(slave)},
+                    options.timeout_seconds);
 }
 
 }  // namespace quilt

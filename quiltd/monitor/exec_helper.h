@@ -7,20 +7,39 @@
 //   fd 4  the status pipe: one line, "exit <code> <signal> <timed_out 0|1>" once the command
 //         ended, or "error <errno> <message>" when it could not be started
 //   fd 5  the lifeline: when quiltd closes the other end, the command is killed
+//   fd 6  with stdin and no tty: the read end of the command's stdin pipe
+//   fd 7  with a tty: a Unix socket the helper sends the terminal's master over, once
+//         allocated and before the command starts; quiltd relays through it
 #pragma once
 
 #include <sys/types.h>
+
+#include <cstdint>
 
 namespace quilt {
 
 inline constexpr int kExecInitPidfd = 3;
 inline constexpr int kExecStatusFd = 4;
 inline constexpr int kExecLifelineFd = 5;
+inline constexpr int kExecStdinFd = 6;
+inline constexpr int kExecTerminalFd = 7;
 
-// Joins the init's cgroup and namespaces and root, forks the command (so it is inside the
-// pid namespace), applies the workload's hardening, waits for it (killing its process group
-// after `timeout_seconds` when > 0, or when the lifeline closes) and writes the status line.
-// Returns the helper's exit code: 0 once a status line was written.
-int RunExecHelper(pid_t init_pid, int timeout_seconds);
+// The helper's command line: `quilt-monitor exec <init_pid> <timeout_seconds> <stdin 0|1>
+// <tty 0|1> <rows> <columns>`.
+struct ExecHelperOptions {
+  pid_t init_pid = 0;
+  int timeout_seconds = 0;
+  bool stdin_open = false;
+  bool tty = false;
+  uint16_t rows = 0;
+  uint16_t columns = 0;
+};
+
+// Joins the init's cgroup and namespaces and root, allocates the terminal (with tty), forks
+// the command (so it is inside the pid namespace), applies the workload's hardening, waits
+// for it (killing its process group after `timeout_seconds` when > 0, or when the lifeline
+// closes) and writes the status line. Returns the helper's exit code: 0 once a status line
+// was written.
+int RunExecHelper(const ExecHelperOptions& options);
 
 }  // namespace quilt

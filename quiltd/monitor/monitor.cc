@@ -15,9 +15,12 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/fd_passing.h"
 #include "common/log_record.h"
 #include "common/unique_fd.h"
+#include "quiltd/monitor/attach_server.h"
 #include "quiltd/monitor/channel.h"
 #include "quiltd/monitor/container_init.h"
 #include "quiltd/monitor/log_writer.h"
@@ -110,6 +113,7 @@ class Monitor {
   void ReleaseInit();
   void EventLoop();
   void HandlePipe(OutputPipe& pipe);
+  void HandleTerminal();
   void HandleControl();
   void HandleInitExit();
   void RecordFailure(StartStage stage, int error, const std::string& detail);
@@ -123,6 +127,12 @@ class Monitor {
   std::optional<LogWriter> log_;
   bool log_failed_ = false;
   OutputPipe pipes_[kPipeCount];
+  // Interactive workloads (config tty or stdin_open): the attach socket, the write end of the
+  // workload's stdin pipe, and the master of its terminal (sent by the init).
+  AttachServer attach_;
+  UniqueFd stdin_read_;  // the init's end; closed in the monitor after clone
+  UniqueFd stdin_write_;
+  UniqueFd terminal_;
   UniqueFd control_;        // the monitor's end of the control channel
   UniqueFd child_control_;  // the init's end; closed in the monitor after clone
   UniqueFd cgroup_v2_fd_;
@@ -179,6 +189,20 @@ bool Monitor::CreateChannels() {
   }
   control_.Reset(sockets[0]);
   child_control_.Reset(sockets[1]);
+  if (config_.stdin_open && !config_.tty) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      RecordFailure(StartStage::kPipes, errno, "create stdin pipe");
+      return false;
+    }
+    stdin_read_.Reset(fds[0]);
+    stdin_write_.Reset(fds[1]);
+    attach_.SetInput(kAttachStdinPipe, stdin_write_.get());
+  }
+  if ((config_.tty || config_.stdin_open) && !attach_.Listen(bundle_dir_, "attach.sock")) {
+    RecordFailure(StartStage::kPipes, errno, "listen on " + bundle_dir_ + "/attach.sock");
+    return false;
+  }
   return true;
 }
 
@@ -213,6 +237,7 @@ bool Monitor::CloneInit() {
   // Only the container may hold the write ends, or the monitor would never see EOF.
   for (OutputPipe& pipe : pipes_) pipe.write.Reset();
   child_control_.Reset();
+  stdin_read_.Reset();
   return true;
 }
 
@@ -221,11 +246,14 @@ bool Monitor::CloneInit() {
 void Monitor::ChildMain() {
   // If the monitor dies, nobody would collect the output: take the container down with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  InitFds fds{child_control_.get(), pipes_[kSetupStdout].write.get(),
-              pipes_[kSetupStderr].write.get(), pipes_[kStdout].write.get(),
-              pipes_[kStderr].write.get()};
-  const int keep[] = {fds.control, fds.setup_stdout, fds.setup_stderr, fds.stdout_pipe,
-                      fds.stderr_pipe};
+  InitFds fds{child_control_.get(),
+              pipes_[kSetupStdout].write.get(),
+              pipes_[kSetupStderr].write.get(),
+              pipes_[kStdout].write.get(),
+              pipes_[kStderr].write.get(),
+              stdin_read_.get()};
+  const int keep[] = {fds.control,     fds.setup_stdout, fds.setup_stderr,
+                      fds.stdout_pipe, fds.stderr_pipe,  fds.stdin_pipe};
   // Drops the start pipe, the log and the read ends: quiltd must see EOF on fd 3 when the
   // monitor dies, whatever the container does.
   CloseFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
@@ -328,11 +356,34 @@ void Monitor::HandlePipe(OutputPipe& pipe) {
     log_failed_ = !written;
     Diag(written ? "log writes resumed" : "write log " + config_.log_path + ": " + strerror(errno));
   }
+  if (pipe.flags == 0) {
+    attach_.Broadcast(pipe.stream == LogStreamId::kStderr ? kAttachStderr : kAttachStdout, buffer,
+                      static_cast<size_t>(n));
+  }
+}
+
+// The workload's terminal: everything it writes is logged as stdout. EIO means every slave
+// fd is closed (the workload and whatever it started are gone).
+void Monitor::HandleTerminal() {
+  static uint8_t buffer[kLogMaxPayload];
+  ssize_t n = read(terminal_.get(), buffer, sizeof(buffer));
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    terminal_.Reset();
+    attach_.SetInput(kAttachNoInput, -1);
+    return;
+  }
+  if (!log_->Append(LogStreamId::kStdout, 0, buffer, static_cast<size_t>(n)) && !log_failed_) {
+    log_failed_ = true;
+    Diag("write log " + config_.log_path + ": " + strerror(errno));
+  }
+  attach_.Broadcast(kAttachStdout, buffer, static_cast<size_t>(n));
 }
 
 void Monitor::HandleControl() {
   ChannelMessage message;
-  ssize_t n = recv(control_.get(), &message, sizeof(message), 0);
+  UniqueFd fd;
+  ssize_t n = ReceiveFd(control_.get(), &message, sizeof(message), &fd);
   if (n < 0 && errno == EINTR) return;
   if (n != sizeof(message)) {
     control_.Reset();
@@ -358,6 +409,11 @@ void Monitor::HandleControl() {
     case ChannelMessage::kWorkloadExited:
       workload_status_ = message.value;
       break;
+    case ChannelMessage::kTerminal:
+      terminal_ = std::move(fd);
+      fcntl(terminal_.get(), F_SETFL, O_NONBLOCK);
+      attach_.SetInput(config_.stdin_open ? kAttachTtyStdin : kAttachTty, terminal_.get());
+      break;
     default:
       Diag("unknown control message " + std::to_string(message.type));
   }
@@ -375,15 +431,20 @@ void Monitor::HandleInitExit() {
 // pipe reached EOF. The kernel kills the whole pid namespace when the init exits, so all
 // write ends close then and the log is complete when this returns.
 void Monitor::EventLoop() {
+  std::vector<pollfd> fds;
   for (;;) {
-    pollfd fds[kPipeCount + 2];
+    fds.clear();
+    for (const OutputPipe& pipe : pipes_) fds.push_back({pipe.read.get(), POLLIN, 0});
+    fds.push_back({control_.get(), POLLIN, 0});
+    fds.push_back({pidfd_.get(), POLLIN, 0});
+    fds.push_back({terminal_.get(), POLLIN, 0});
+    // Attach clients never keep the loop going: they are served while the workload lives.
     bool any = false;
-    for (int i = 0; i < kPipeCount; ++i) fds[i] = {pipes_[i].read.get(), POLLIN, 0};
-    fds[kPipeCount] = {control_.get(), POLLIN, 0};
-    fds[kPipeCount + 1] = {pidfd_.get(), POLLIN, 0};
     for (const pollfd& p : fds) any = any || p.fd >= 0;
     if (!any) return;
-    if (poll(fds, kPipeCount + 2, -1) < 0) {
+    const size_t attach_first = fds.size();
+    attach_.AddPollFds(&fds);
+    if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       Diag(std::string("poll: ") + strerror(errno));
       return;
@@ -393,9 +454,16 @@ void Monitor::EventLoop() {
     for (int i : {kSetupStdout, kSetupStderr, kStdout, kStderr}) {
       if (fds[i].revents != 0) HandlePipe(pipes_[i]);
     }
+    if (fds[kPipeCount + 2].revents != 0) HandleTerminal();
     // Control before the pidfd: the init sends its last message before exiting.
     if (fds[kPipeCount].revents != 0) HandleControl();
     if (fds[kPipeCount + 1].revents != 0) HandleInitExit();
+    bool close_stdin = false;
+    attach_.Handle(fds, attach_first, &close_stdin);
+    if (close_stdin && stdin_write_.valid()) {
+      stdin_write_.Reset();
+      attach_.SetInput(kAttachNoInput, -1);
+    }
   }
 }
 
@@ -464,7 +532,11 @@ int Monitor::Run() {
     ReleaseInit();
     EventLoop();
   }
-  return WriteExit() ? 0 : 1;
+  const bool written = WriteExit();
+  // Attached clients see the end only once exit.json exists, so what they do next (Wait,
+  // Get) finds the container finished or finishing, never running.
+  attach_.Close();
+  return written ? 0 : 1;
 }
 
 }  // namespace

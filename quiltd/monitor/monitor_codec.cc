@@ -80,6 +80,8 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"argv", c.argv},
             {"env", c.env},
             {"working_dir", c.working_dir},
+            {"tty", c.tty},
+            {"stdin_open", c.stdin_open},
             {"uid", c.uid},
             {"gid", c.gid},
             {"additional_gids", c.additional_gids},
@@ -147,6 +149,8 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     j.at("argv").get_to(c.argv);
     c.env = j.value("env", std::vector<std::string>());
     c.working_dir = j.value("working_dir", std::string("/"));
+    c.tty = j.value("tty", false);
+    c.stdin_open = j.value("stdin_open", false);
     c.uid = j.value("uid", uid_t{0});
     c.gid = j.value("gid", gid_t{0});
     c.additional_gids = j.value("additional_gids", std::vector<gid_t>());

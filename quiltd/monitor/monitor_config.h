@@ -42,6 +42,11 @@ struct MonitorConfig {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> additional_gids;
+  // Interactive workload: `tty` runs it on a terminal of the container's devpts (the init
+  // allocates it; the monitor holds the master); `stdin_open` gives it a stdin pipe (or the
+  // terminal) instead of /dev/null. Either makes the monitor listen on <bundle>/attach.sock.
+  bool tty = false;
+  bool stdin_open = false;
 
   // Shell commands run with /bin/sh -c, in order, as root, before the workload.
   std::vector<std::string> setup;

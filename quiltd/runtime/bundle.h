@@ -19,6 +19,8 @@ struct Bundle {
   std::string state() const { return dir + "/state.json"; }
   std::string exit() const { return dir + "/exit.json"; }
   std::string monitor_log() const { return dir + "/monitor.log"; }
+  // The monitor's Attach socket (interactive containers only); see attach_server.h.
+  std::string attach() const { return dir + "/attach.sock"; }
 };
 
 }  // namespace quilt

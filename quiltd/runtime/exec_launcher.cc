@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/fd_passing.h"
 #include "common/status_macros.h"
 
 extern char** environ;
@@ -57,12 +59,28 @@ absl::StatusOr<UniqueFd> ConfigFile(absl::string_view data) {
 
 absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
                                             const std::string& config_json, int init_pidfd,
-                                            pid_t init_pid, int timeout_seconds) {
+                                            pid_t init_pid, const ExecIo& io) {
   QUILT_ASSIGN_OR_RETURN(UniqueFd config, ConfigFile(config_json));
   QUILT_ASSIGN_OR_RETURN(Pipe out, MakePipe(O_NONBLOCK));
   QUILT_ASSIGN_OR_RETURN(Pipe err, MakePipe(O_NONBLOCK));
   QUILT_ASSIGN_OR_RETURN(Pipe status, MakePipe(0));
   QUILT_ASSIGN_OR_RETURN(Pipe lifeline, MakePipe(0));
+  Pipe input;
+  if (io.stdin_open && !io.tty) {
+    QUILT_ASSIGN_OR_RETURN(input, MakePipe(0));
+    if (::fcntl(input.write.get(), F_SETFL, O_NONBLOCK) != 0) {
+      return ErrnoStatus("make exec stdin non-blocking");
+    }
+  }
+  UniqueFd terminal_ours, terminal_theirs;
+  if (io.tty) {
+    int sockets[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+      return ErrnoStatus("create exec terminal socket");
+    }
+    terminal_ours.Reset(sockets[0]);
+    terminal_theirs.Reset(sockets[1]);
+  }
 
   // dup2 clears CLOEXEC on the copies, so exactly fds 0-5 reach the helper.
   posix_spawn_file_actions_t actions;
@@ -73,6 +91,8 @@ absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
   posix_spawn_file_actions_adddup2(&actions, init_pidfd, 3);
   posix_spawn_file_actions_adddup2(&actions, status.write.get(), 4);
   posix_spawn_file_actions_adddup2(&actions, lifeline.read.get(), 5);
+  if (input.read.valid()) posix_spawn_file_actions_adddup2(&actions, input.read.get(), 6);
+  if (terminal_theirs.valid()) posix_spawn_file_actions_adddup2(&actions, terminal_theirs.get(), 7);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // As for the monitor: not quiltd's blocked signals nor its changed handlers.
@@ -82,9 +102,12 @@ absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string args[] = {"quilt-monitor", "exec", absl::StrCat(init_pid),
-                        absl::StrCat(timeout_seconds)};
-  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), nullptr};
+  std::string args[] = {"quilt-monitor",           "exec",
+                        absl::StrCat(init_pid),    absl::StrCat(io.timeout_seconds),
+                        io.stdin_open ? "1" : "0", io.tty ? "1" : "0",
+                        absl::StrCat(io.rows),     absl::StrCat(io.columns)};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data(),
+                  args[5].data(), args[6].data(), args[7].data(), nullptr};
   pid_t pid = 0;
   const int spawn_error = posix_spawn(&pid, monitor_path.c_str(), &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -97,7 +120,21 @@ absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
   process.stderr_fd = std::move(err.read);
   process.status_fd = std::move(status.read);
   process.lifeline = std::move(lifeline.write);
+  process.stdin_fd = std::move(input.write);
+  process.terminal_socket = std::move(terminal_ours);
   return process;
+}
+
+absl::StatusOr<UniqueFd> ReceiveExecTerminal(int terminal_socket) {
+  char tag = 0;
+  UniqueFd master;
+  const ssize_t n = ReceiveFd(terminal_socket, &tag, 1, &master);
+  if (n < 0) return ErrnoStatus("receive exec terminal");
+  if (!master.valid()) return absl::NotFoundError("exec: the helper sent no terminal");
+  if (::fcntl(master.get(), F_SETFL, O_NONBLOCK) != 0) {
+    return ErrnoStatus("make exec terminal non-blocking");
+  }
+  return master;
 }
 
 absl::StatusOr<ExecResult> ParseExecStatus(absl::string_view text) {

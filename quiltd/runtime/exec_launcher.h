@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,15 @@ struct ExecResult {
   bool timed_out = false;
 };
 
+// How the exec'd command is connected, besides its output.
+struct ExecIo {
+  int timeout_seconds = 0;  // 0: none
+  bool stdin_open = false;  // a stdin pipe (or, with tty, the terminal) instead of /dev/null
+  bool tty = false;         // a pseudo-terminal in the container
+  uint16_t rows = 0;        // its initial size; 0: the kernel's default
+  uint16_t columns = 0;
+};
+
 // A running exec helper, quiltd's unreaped child.
 struct ExecProcess {
   pid_t pid = 0;
@@ -26,13 +36,20 @@ struct ExecProcess {
   UniqueFd stderr_fd;
   UniqueFd status_fd;  // the helper's status line, then EOF once it has exited
   UniqueFd lifeline;   // closing it makes the helper kill the command
+  UniqueFd stdin_fd;   // stdin_open without tty: write end of its stdin, non-blocking
+  // With tty: the helper sends the terminal's master over this socket (ReceiveExecTerminal).
+  UniqueFd terminal_socket;
 };
 
-// Spawns `monitor_path exec <init_pid> <timeout_seconds>` with the fds exec_helper.h lists
-// and `config_json` as its stdin. `init_pidfd` is duplicated into the helper.
+// Spawns `monitor_path exec ...` with the fds exec_helper.h lists and `config_json` as its
+// stdin. `init_pidfd` is duplicated into the helper.
 absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
                                             const std::string& config_json, int init_pidfd,
-                                            pid_t init_pid, int timeout_seconds);
+                                            pid_t init_pid, const ExecIo& io);
+
+// Waits for the terminal's master (non-blocking) from a helper started with tty. NOT_FOUND
+// when the helper ended without sending one (its status line then says why).
+absl::StatusOr<UniqueFd> ReceiveExecTerminal(int terminal_socket);
 
 // Parses everything the helper wrote on its status pipe. "error <errno> <message>" becomes
 // FAILED_PRECONDITION when the container is gone (ESRCH), else INTERNAL with the message;

@@ -254,6 +254,8 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.uid = user.uid;
   config.gid = user.gid;
   config.additional_gids = user.additional_gids;
+  config.tty = spec.tty();
+  config.stdin_open = spec.stdin_open();
   config.setup.assign(spec.setup().begin(), spec.setup().end());
   QUILT_ASSIGN_OR_RETURN(config.capabilities,
                          ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
@@ -590,7 +592,32 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
   }
   QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
   return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),
-                         record.init_pid, options.timeout_seconds);
+                         record.init_pid, options.io);
+}
+
+absl::StatusOr<AttachConnection> Runtime::Attach(const std::string& ref) {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  v1::ContainerSpec spec;
+  if (!spec.ParseFromString(record.spec)) {
+    return absl::InternalError(absl::StrCat("attach to ", Short(record.id), ": unreadable spec"));
+  }
+  if (!spec.tty() && !spec.stdin_open()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "attach to ", Short(record.id), ": container was created without tty or stdin_open"));
+  }
+  if (record.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("attach to ", Short(record.id), ": container is ", StateName(record.state)));
+  }
+  const Bundle bundle(ContainersDir(), record.id);
+  absl::StatusOr<AttachConnection> connection = ConnectAttach(bundle.attach());
+  // The monitor stops listening as the workload ends: that is a container not running.
+  if (absl::IsUnavailable(connection.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("attach to ", Short(record.id), ": ", connection.status().message()));
+  }
+  if (connection.ok()) connection->exit_path = bundle.exit();
+  return connection;
 }
 
 absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) {

@@ -24,6 +24,7 @@
 #include "quiltd/events/event_log.h"
 #include "quiltd/image/image_store.h"
 #include "quiltd/logs/log_watcher.h"
+#include "quiltd/runtime/attach_client.h"
 #include "quiltd/runtime/exec_launcher.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
@@ -53,8 +54,8 @@ struct ExecOptions {
   std::vector<std::string> argv;  // verbatim; argv[0] searched in the container's PATH
   std::vector<std::string> env;   // "K=V", overriding the workload's environment
   std::string working_dir;
-  std::string user;         // as ContainerSpec.user, resolved in the image
-  int timeout_seconds = 0;  // 0: none
+  std::string user;  // as ContainerSpec.user, resolved in the image
+  ExecIo io;         // timeout, stdin and terminal
 };
 
 // A container's root directory opened for a copy (Runtime::OpenCopyRoot).
@@ -105,6 +106,11 @@ class Runtime {
   // through a `quilt-monitor exec` helper; the caller streams its pipes. NOT_FOUND for an
   // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
   absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
+
+  // Connects to the workload of a running container created with tty or stdin_open, through
+  // its monitor (quiltd/runtime/attach_client.h). NOT_FOUND for an unknown ref,
+  // FAILED_PRECONDITION unless running and interactive.
+  absl::StatusOr<AttachConnection> Attach(const std::string& ref);
 
   // Opens the root of a container for copying files in (`write`) or out: a running one's
   // through its init's /proc/<pid>/root (checked against the init's pidfd), a stopped one's

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "quiltd/service/attach_reactor.h"
 #include "quiltd/service/copy_reactors.h"
 #include "quiltd/service/exec_reactor.h"
 #include "quiltd/service/logs_reactor.h"
@@ -96,9 +97,14 @@ grpc::ServerWriteReactor<v1::LogsResponse>* ContainersService::Logs(
   return new LogsReactor(context, runtime_, *request);
 }
 
-grpc::ServerWriteReactor<v1::ExecResponse>* ContainersService::Exec(
-    grpc::CallbackServerContext*, const v1::ExecRequest* request) {
-  return new ExecReactor(runtime_, *request);
+grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* ContainersService::Exec(
+    grpc::CallbackServerContext*) {
+  return new ExecReactor(runtime_);
+}
+
+grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse>* ContainersService::Attach(
+    grpc::CallbackServerContext*) {
+  return new AttachReactor(runtime_);
 }
 
 grpc::ServerUnaryReactor* ContainersService::Wait(grpc::CallbackServerContext* context,

@@ -40,8 +40,10 @@ class ContainersService final : public v1::Containers::CallbackService {
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
-  grpc::ServerWriteReactor<v1::ExecResponse>* Exec(grpc::CallbackServerContext* context,
-                                                   const v1::ExecRequest* request) override;
+  grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* Exec(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse>* Attach(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerReadReactor<v1::CopyToRequest>* CopyTo(grpc::CallbackServerContext* context,
                                                      v1::CopyToResponse* response) override;
   grpc::ServerWriteReactor<v1::CopyFromResponse>* CopyFrom(

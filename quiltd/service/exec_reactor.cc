@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 
 #include "quiltd/service/request_validation.h"
@@ -18,27 +19,64 @@ constexpr size_t kChunkBytes = 64 * 1024;
 
 }  // namespace
 
-ExecReactor::ExecReactor(Runtime* runtime, v1::ExecRequest request)
+ExecReactor::ExecReactor(Runtime* runtime)
     : runtime_(runtime),
-      request_(std::move(request)),
-      cancel_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  thread_ = std::thread([this] { Run(); });
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      input_(wake_fd_.get(), [this] { StartRead(&request_); }) {
+  StartRead(&request_);
 }
 
-void ExecReactor::Run() {
-  absl::Status status = ValidateExecRequest(request_);
-  if (status.ok() && !cancel_fd_.valid()) status = absl::InternalError("exec: create eventfd");
+void ExecReactor::OnReadDone(bool ok) {
+  if (started_) {
+    if (!ok) return input_.AddEnd();
+    if (request_.has_input()) return input_.Add(request_.input());
+    return input_.Refuse(absl::InvalidArgumentError("start: only the first message may be start"));
+  }
+  started_ = true;
+  absl::Status status;
+  if (!ok) {
+    status = absl::InvalidArgumentError("start: the stream ended before its start message");
+  } else if (!request_.has_start()) {
+    status = absl::InvalidArgumentError("start: the first message must be start");
+  } else {
+    status = ValidateExecStart(request_.start());
+  }
+  if (status.ok() && !wake_fd_.valid()) status = absl::InternalError("exec: create eventfd");
   if (!status.ok()) return Finish(ToGrpcStatus(status));
+  thread_ = std::thread([this, start = request_.start()] { Run(start); });
+}
+
+void ExecReactor::Run(v1::ExecStart start) {
   ExecOptions options;
-  options.argv.assign(request_.command().begin(), request_.command().end());
-  options.env.assign(request_.env().begin(), request_.env().end());
-  options.working_dir = request_.working_dir();
-  options.user = request_.user();
-  options.timeout_seconds = request_.timeout_seconds();
-  absl::StatusOr<ExecProcess> process = runtime_->StartExec(request_.ref(), options);
+  options.argv.assign(start.command().begin(), start.command().end());
+  options.env.assign(start.env().begin(), start.env().end());
+  options.working_dir = start.working_dir();
+  options.user = start.user();
+  options.io.timeout_seconds = start.timeout_seconds();
+  options.io.stdin_open = start.stdin_open();
+  options.io.tty = start.tty();
+  options.io.rows = static_cast<uint16_t>(start.terminal_size().rows());
+  options.io.columns = static_cast<uint16_t>(start.terminal_size().columns());
+  absl::StatusOr<ExecProcess> process = runtime_->StartExec(start.ref(), options);
   if (!process.ok()) return Finish(ToGrpcStatus(process.status()));
-  const std::string status_text = Pump(*process);
+  UniqueFd terminal;
+  absl::Status failure;
+  if (start.tty()) {
+    absl::StatusOr<UniqueFd> received = ReceiveExecTerminal(process->terminal_socket.get());
+    if (received.ok()) {
+      terminal = *std::move(received);
+    } else if (!absl::IsNotFound(received.status())) {
+      // Without the terminal nobody could read the command's output: stop it.
+      failure = received.status();
+      process->lifeline.Reset();
+    }
+    // NOT_FOUND: the helper failed before allocating it; its status line says why.
+  }
+  input_.Connect(start.stdin_open(), std::move(process->stdin_fd), terminal.get(), nullptr);
+  const std::string status_text = Pump(*process, terminal.get());
   ReapExecHelper(process->pid);
+  if (!input_error_.ok()) return Finish(ToGrpcStatus(input_error_));
+  if (!failure.ok()) return Finish(ToGrpcStatus(failure));
   absl::StatusOr<ExecResult> result = ParseExecStatus(status_text);
   if (!result.ok()) return Finish(ToGrpcStatus(result.status()));
   v1::ExecResponse exit;
@@ -49,27 +87,38 @@ void ExecReactor::Run() {
   Finish(grpc::Status::OK);
 }
 
-std::string ExecReactor::Pump(ExecProcess& process) {
+std::string ExecReactor::Pump(ExecProcess& process, int terminal) {
   std::string status_text;
-  bool out_open = true, err_open = true;
+  bool out_open = true, err_open = true, terminal_open = terminal >= 0;
+  input_error_ = input_.Flush();
   for (;;) {
-    pollfd fds[4] = {{process.status_fd.get(), POLLIN, 0},
+    pollfd fds[6] = {{process.status_fd.get(), POLLIN, 0},
                      {out_open ? process.stdout_fd.get() : -1, POLLIN, 0},
                      {err_open ? process.stderr_fd.get() : -1, POLLIN, 0},
-                     {process.lifeline.valid() ? cancel_fd_.get() : -1, POLLIN, 0}};
-    if (::poll(fds, 4, -1) < 0) {
+                     {terminal_open ? terminal : -1, POLLIN, 0},
+                     {process.lifeline.valid() ? wake_fd_.get() : -1, POLLIN, 0},
+                     {input_.BlockedFd(), POLLOUT, 0}};
+    if (::poll(fds, 6, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (fds[1].revents != 0) out_open = Forward(fds[1].fd, v1::LOG_STREAM_STDOUT) != 0;
     if (fds[2].revents != 0) err_open = Forward(fds[2].fd, v1::LOG_STREAM_STDERR) != 0;
-    bool client_gone = fds[3].revents != 0;
+    if (fds[3].revents != 0) terminal_open = Forward(terminal, v1::LOG_STREAM_STDOUT) != 0;
+    if (fds[4].revents != 0) {
+      uint64_t count;
+      (void)!::read(wake_fd_.get(), &count, sizeof(count));
+    }
+    if (absl::Status input = input_.Flush(); !input.ok() && input_error_.ok()) {
+      input_error_ = input;
+    }
+    bool stop = !input_error_.ok();
     {
       absl::MutexLock lock(&mu_);
-      client_gone = client_gone || broken_;
+      stop = stop || broken_ || cancelled_;
     }
     // Closing the lifeline makes the helper kill the command and exit.
-    if (client_gone) process.lifeline.Reset();
+    if (stop) process.lifeline.Reset();
     if (fds[0].revents != 0) {
       char buffer[512];
       ssize_t n = ::read(fds[0].fd, buffer, sizeof(buffer));
@@ -78,11 +127,13 @@ std::string ExecReactor::Pump(ExecProcess& process) {
     }
   }
   // The helper writes its status only after the command exited, so whatever the command
-  // wrote is already in the pipes; background processes it left may write more, which is
-  // not waited for.
+  // wrote is already in the pipes (or the terminal); background processes it left may write
+  // more, which is not waited for.
   while (out_open && Forward(process.stdout_fd.get(), v1::LOG_STREAM_STDOUT) > 0) {
   }
   while (err_open && Forward(process.stderr_fd.get(), v1::LOG_STREAM_STDERR) > 0) {
+  }
+  while (terminal_open && Forward(terminal, v1::LOG_STREAM_STDOUT) > 0) {
   }
   return status_text;
 }
@@ -124,16 +175,26 @@ void ExecReactor::OnWriteDone(bool ok) {
 }
 
 void ExecReactor::OnCancel() {
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+  Wake();
+}
+
+void ExecReactor::Wake() {
   const uint64_t one = 1;
-  (void)!::write(cancel_fd_.get(), &one, sizeof(one));
+  (void)!::write(wake_fd_.get(), &one, sizeof(one));
 }
 
 void ExecReactor::OnDone() {
   // OnDone may run on the pump thread itself (inside its Finish): it cannot join itself.
-  if (thread_.get_id() == std::this_thread::get_id()) {
-    thread_.detach();
-  } else {
-    thread_.join();
+  if (thread_.joinable()) {
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();
+    } else {
+      thread_.join();
+    }
   }
   delete this;
 }

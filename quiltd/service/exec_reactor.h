@@ -1,7 +1,9 @@
-// Streams one Exec: starts the `quilt-monitor exec` helper and copies its output pipes into
-// ExecResponse messages, then its exit. A dedicated thread per exec does the reading (a
-// pipe read may wait as long as the command runs, which must not hold a gRPC or pool
-// thread); it starts no read while a write is pending, so memory stays bounded by one chunk.
+// Streams one Exec: reads the start message, starts the `quilt-monitor exec` helper, relays
+// the client's stdin and resizes (InputRelay) and copies the command's output (its pipes, or
+// its terminal's master) into ExecResponse messages, then its exit. A dedicated thread per
+// exec does the relaying (a read may wait as long as the command runs, which must not hold a
+// gRPC or pool thread); it starts no read while a write is pending, so memory stays bounded
+// by one chunk each way.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -14,37 +16,46 @@
 #include "common/unique_fd.h"
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/runtime/runtime.h"
+#include "quiltd/service/input_relay.h"
 
 namespace quilt {
 
-class ExecReactor final : public grpc::ServerWriteReactor<v1::ExecResponse> {
+class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse> {
  public:
-  ExecReactor(Runtime* runtime, v1::ExecRequest request);
+  explicit ExecReactor(Runtime* runtime);
 
+  // The first completed read is the start; later ones go to the InputRelay.
+  void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   // Makes the helper kill the command; the stream then ends as usual.
   void OnCancel() override;
   void OnDone() override;
 
  private:
-  void Run();
-  // Copies output until the helper has exited; returns its status text.
-  std::string Pump(ExecProcess& process);
+  void Run(v1::ExecStart start);
+  // Relays until the helper has exited; returns its status text.
+  std::string Pump(ExecProcess& process, int terminal);
   // Reads one chunk from non-blocking `fd` and sends it. Returns 1 after a chunk, 0 at EOF
-  // (or a read error), -1 when nothing is ready.
+  // (or a read error, such as EIO on a terminal whose last user is gone), -1 when nothing
+  // is ready.
   int Forward(int fd, v1::LogStream stream);
   // Writes `response` and waits until gRPC is done with it; false once the client is gone.
   bool Send(v1::ExecResponse response);
+  void Wake();
 
   Runtime* runtime_;
-  const v1::ExecRequest request_;
-  UniqueFd cancel_fd_;  // an eventfd the pump polls; OnCancel writes it
+  UniqueFd wake_fd_;  // an eventfd the pump polls: input arrived, or the call was cancelled
+  v1::ExecRequest request_;
+  bool started_ = false;  // only used in OnReadDone, which gRPC never runs concurrently
+  InputRelay input_;
+  absl::Status input_error_;  // pump thread only
   v1::ExecResponse response_;
   std::thread thread_;
 
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace quilt

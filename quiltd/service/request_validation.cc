@@ -267,17 +267,14 @@ absl::Status ValidateStopRequest(const v1::StopRequest& request) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateExecRequest(const v1::ExecRequest& request) {
-  QUILT_RETURN_IF_ERROR(ValidateRef(request.ref()));
-  QUILT_RETURN_IF_ERROR(ValidateCommand("command", request.command()));
-  QUILT_RETURN_IF_ERROR(ValidateEnv("env", request.env()));
-  if (!request.working_dir().empty()) {
-    QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("working_dir", request.working_dir()));
+absl::Status ValidateTerminalSize(absl::string_view field, const v1::TerminalSize& size) {
+  constexpr uint32_t kMaxCells = 65535;  // struct winsize holds unsigned shorts
+  if (size.rows() > kMaxCells) {
+    return Invalid(absl::StrCat(field, ".rows"), absl::StrCat("at most 65535, got ", size.rows()));
   }
-  QUILT_RETURN_IF_ERROR(ValidateText("user", request.user(), 256));
-  if (request.timeout_seconds() < 0 || request.timeout_seconds() > kMaxExecSeconds) {
-    return Invalid("timeout_seconds", absl::StrCat("must be between 0 (none) and ", kMaxExecSeconds,
-                                                   ", got ", request.timeout_seconds()));
+  if (size.columns() > kMaxCells) {
+    return Invalid(absl::StrCat(field, ".columns"),
+                   absl::StrCat("at most 65535, got ", size.columns()));
   }
   return absl::OkStatus();
 }
@@ -296,6 +293,25 @@ absl::Status ValidateEventsRequest(const v1::EventsRequest& request) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateExecStart(const v1::ExecStart& start) {
+  QUILT_RETURN_IF_ERROR(ValidateRef(start.ref()));
+  QUILT_RETURN_IF_ERROR(ValidateCommand("start.command", start.command()));
+  QUILT_RETURN_IF_ERROR(ValidateEnv("start.env", start.env()));
+  if (!start.working_dir().empty()) {
+    QUILT_RETURN_IF_ERROR(ValidateAbsolutePath("start.working_dir", start.working_dir()));
+  }
+  QUILT_RETURN_IF_ERROR(ValidateText("start.user", start.user(), 256));
+  if (start.timeout_seconds() < 0 || start.timeout_seconds() > kMaxExecSeconds) {
+    return Invalid("start.timeout_seconds",
+                   absl::StrCat("must be between 0 (none) and ", kMaxExecSeconds, ", got ",
+                                start.timeout_seconds()));
+  }
+  if (start.has_terminal_size() && !start.tty()) {
+    return Invalid("start.terminal_size", "needs start.tty");
+  }
+  return ValidateTerminalSize("start.terminal_size", start.terminal_size());
 }
 
 namespace {

@@ -27,9 +27,14 @@ absl::Status ValidateListRequest(const v1::ListRequest& request);
 // ref, tail >= 0 when set, since a valid Timestamp when set, stream a known LogStream.
 absl::Status ValidateLogsRequest(const v1::LogsRequest& request);
 absl::Status ValidateStopRequest(const v1::StopRequest& request);
-// ref, a non-empty command, KEY=VALUE env entries, an absolute working_dir, timeout 0 (none)
-// up to 30 days.
-absl::Status ValidateExecRequest(const v1::ExecRequest& request);
+// The start of an Exec ("start." prefixed fields): ref, a non-empty command, KEY=VALUE env
+// entries, an absolute working_dir, a timeout from 0 (none) up to 30 days, a terminal size
+// only with tty and at most 65535 in each direction.
+absl::Status ValidateExecStart(const v1::ExecStart& start);
+
+// A terminal size ("<field>.rows", "<field>.columns"): each at most 65535.
+absl::Status ValidateTerminalSize(absl::string_view field, const v1::TerminalSize& size);
+
 // ref, an absolute path without "..", a source_name that is one path component other than
 // ".." (or empty).
 absl::Status ValidateCopyToRequest(const v1::CopyToRequest& request);

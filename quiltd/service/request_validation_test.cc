@@ -135,29 +135,40 @@ TEST(ValidateRequestTest, ImportAndStop) {
   EXPECT_THAT(ValidateStopRequest(stop).message(), HasSubstr("timeout_seconds"));
 }
 
-TEST(ValidateRequestTest, Exec) {
-  v1::ExecRequest good;
+TEST(ValidateRequestTest, ExecStart) {
+  v1::ExecStart good;
   good.set_ref("web-1");
   good.add_command("echo");
   good.add_command("");
   good.add_env("A=1");
   good.set_working_dir("/tmp");
   good.set_timeout_seconds(5);
-  EXPECT_TRUE(ValidateExecRequest(good).ok());
+  EXPECT_TRUE(ValidateExecStart(good).ok());
+  good.set_tty(true);
+  good.set_stdin_open(true);
+  good.mutable_terminal_size()->set_rows(24);
+  good.mutable_terminal_size()->set_columns(80);
+  EXPECT_TRUE(ValidateExecStart(good).ok());
 
-  const std::vector<std::pair<std::function<void(v1::ExecRequest&)>, std::string>> bad = {
-      {[](v1::ExecRequest& r) { r.clear_ref(); }, "ref"},
-      {[](v1::ExecRequest& r) { r.clear_command(); }, "command"},
-      {[](v1::ExecRequest& r) { r.set_command(0, ""); }, "command[0]"},
-      {[](v1::ExecRequest& r) { r.add_env("NOVALUE"); }, "env[1]"},
-      {[](v1::ExecRequest& r) { r.set_working_dir("tmp"); }, "working_dir"},
-      {[](v1::ExecRequest& r) { r.set_timeout_seconds(-1); }, "timeout_seconds"},
-      {[](v1::ExecRequest& r) { r.set_timeout_seconds(30 * 24 * 3600 + 1); }, "timeout_seconds"},
+  const std::vector<std::pair<std::function<void(v1::ExecStart&)>, std::string>> bad = {
+      {[](v1::ExecStart& r) { r.clear_ref(); }, "ref"},
+      {[](v1::ExecStart& r) { r.clear_command(); }, "start.command"},
+      {[](v1::ExecStart& r) { r.set_command(0, ""); }, "start.command[0]"},
+      {[](v1::ExecStart& r) { r.add_env("NOVALUE"); }, "start.env[1]"},
+      {[](v1::ExecStart& r) { r.set_working_dir("tmp"); }, "start.working_dir"},
+      {[](v1::ExecStart& r) { r.set_timeout_seconds(-1); }, "start.timeout_seconds"},
+      {[](v1::ExecStart& r) { r.set_timeout_seconds(30 * 24 * 3600 + 1); },
+       "start.timeout_seconds"},
+      {[](v1::ExecStart& r) { r.set_tty(false); }, "start.terminal_size"},
+      {[](v1::ExecStart& r) { r.mutable_terminal_size()->set_rows(70000); },
+       "start.terminal_size.rows"},
+      {[](v1::ExecStart& r) { r.mutable_terminal_size()->set_columns(1 << 20); },
+       "start.terminal_size.columns"},
   };
   for (const auto& [mutate, field] : bad) {
-    v1::ExecRequest request = good;
+    v1::ExecStart request = good;
     mutate(request);
-    absl::Status status = ValidateExecRequest(request);
+    absl::Status status = ValidateExecStart(request);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << field;
     EXPECT_THAT(status.message(), HasSubstr(field + ":"));
   }

@@ -26,14 +26,18 @@ struct ExecOutcome {
 class ExecTest : public QuiltdTest {
  protected:
   ExecOutcome Exec(const std::string& ref, const std::vector<std::string>& command,
-                   const std::function<void(v1::ExecRequest&)>& adjust = nullptr) {
+                   const std::function<void(v1::ExecStart&)>& adjust = nullptr) {
     v1::ExecRequest request;
-    request.set_ref(ref);
-    for (const std::string& arg : command) request.add_command(arg);
-    if (adjust) adjust(request);
+    v1::ExecStart& start = *request.mutable_start();
+    start.set_ref(ref);
+    for (const std::string& arg : command) start.add_command(arg);
+    if (adjust) adjust(start);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    auto reader = containers_->Exec(&ctx, request);
+    // The non-interactive shape: the start, then a half-close.
+    auto reader = containers_->Exec(&ctx);
+    reader->Write(request);
+    reader->WritesDone();
     ExecOutcome outcome;
     v1::ExecResponse response;
     while (reader->Read(&response)) {
@@ -96,12 +100,12 @@ TEST_F(ExecTest, EnvWorkdirAndUser) {
   v1::ContainerSpec spec = Spec({});
   spec.add_env("FROM_SPEC=spec");
   v1::Container c = RunSleeper(spec);
-  ExecOutcome result = Exec(c.id(), {"sh", "-c", "echo $FROM_SPEC $EXTRA; pwd; id -u; id -g"},
-                            [](v1::ExecRequest& r) {
-                              r.add_env("EXTRA=extra");
-                              r.set_working_dir("/tmp");
-                              r.set_user("1234:4321");
-                            });
+  ExecOutcome result =
+      Exec(c.id(), {"sh", "-c", "echo $FROM_SPEC $EXTRA; pwd; id -u; id -g"}, [](v1::ExecStart& r) {
+        r.add_env("EXTRA=extra");
+        r.set_working_dir("/tmp");
+        r.set_user("1234:4321");
+      });
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.out, "spec extra\n/tmp\n1234\n4321\n");
 }
@@ -162,7 +166,7 @@ TEST_F(ExecTest, TimeoutKillsTheCommand) {
   v1::Container c = RunSleeper();
   const auto start = std::chrono::steady_clock::now();
   ExecOutcome result = Exec(c.id(), {"sh", "-c", "sleep 100 & sleep 100"},
-                            [](v1::ExecRequest& r) { r.set_timeout_seconds(1); });
+                            [](v1::ExecStart& r) { r.set_timeout_seconds(1); });
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_TRUE(result.exit.timed_out());
@@ -178,10 +182,13 @@ TEST_F(ExecTest, CancelledCallKillsTheCommand) {
   v1::Container c = RunSleeper();
   {
     v1::ExecRequest request;
-    request.set_ref(c.id());
-    for (const char* arg : {"sh", "-c", "echo started; sleep 100"}) request.add_command(arg);
+    request.mutable_start()->set_ref(c.id());
+    for (const char* arg : {"sh", "-c", "echo started; sleep 100"}) {
+      request.mutable_start()->add_command(arg);
+    }
     grpc::ClientContext ctx;
-    auto reader = containers_->Exec(&ctx, request);
+    auto reader = containers_->Exec(&ctx);
+    reader->Write(request);
     v1::ExecResponse first;
     ASSERT_TRUE(reader->Read(&first));
     EXPECT_EQ(first.output().data(), "started\n");

@@ -69,11 +69,16 @@ class HostileRequestTest : public QuiltdTest {
     };
   }
 
-  std::function<grpc::Status()> Exec(v1::ExecRequest req) {
-    return [this, req]() {
+  // An Exec stream of one `start` and a half-close.
+  std::function<grpc::Status()> Exec(v1::ExecStart start) {
+    return [this, start]() {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-      auto stream = containers_->Exec(&ctx, req);
+      auto stream = containers_->Exec(&ctx);
+      v1::ExecRequest req;
+      *req.mutable_start() = start;
+      stream->Write(req);
+      stream->WritesDone();
       v1::ExecResponse resp;
       while (stream->Read(&resp)) {
       }
@@ -114,7 +119,7 @@ class HostileRequestTest : public QuiltdTest {
     v1::LogsRequest logs;
     logs.set_ref(ref);
     add("Logs", Logs(logs));
-    v1::ExecRequest exec;
+    v1::ExecStart exec;
     exec.set_ref(ref);
     exec.add_command("true");
     add("Exec", Exec(exec));
@@ -264,7 +269,7 @@ class HostileRequestTest : public QuiltdTest {
       stop.set_timeout_seconds(t);
       p.push_back({absl::StrCat("Stop timeout=", t), "timeout_seconds", Want::kInvalid,
                    Unary(c, &S::Stop, stop)});
-      v1::ExecRequest exec;
+      v1::ExecStart exec;
       exec.set_ref("nope");
       exec.add_command("true");
       exec.set_timeout_seconds(t);
@@ -296,7 +301,7 @@ class HostileRequestTest : public QuiltdTest {
     std::vector<Value> exec_values = Malformed();
     exec_values.push_back({"empty", ""});
     for (const Value& v : exec_values) {
-      v1::ExecRequest exec;
+      v1::ExecStart exec;
       exec.set_ref("nope");
       exec.add_command(v.text);
       p.push_back({"Exec command[0]=" + v.label, "command[0]", Want::kInvalid, Exec(exec)});
@@ -311,7 +316,7 @@ class HostileRequestTest : public QuiltdTest {
       exec.set_user(v.text);
       p.push_back({"Exec user=" + v.label, "user", Want::kInvalid, Exec(exec)});
     }
-    v1::ExecRequest no_command;
+    v1::ExecStart no_command;
     no_command.set_ref("nope");
     p.push_back({"Exec command=[]", "command", Want::kInvalid, Exec(no_command)});
     std::vector<Value> import_paths = Malformed();

@@ -18,12 +18,13 @@ from quilt.v1 import quilt_pb2_grpc as rpc
 def run_exec(containers, ref, argv, timeout_seconds=30):
     """Runs argv in the container; returns (exit_code, stdout bytes, stderr bytes).
 
-    The one place that speaks the Exec protocol: a server stream of output chunks ending
-    with an `exit` message.
+    The one place that speaks the Exec protocol: a bidirectional stream. The client sends
+    one `start` message and half-closes (the end of the iterator; no stdin), the server
+    streams output chunks ending with an `exit` message.
     """
-    request = pb.ExecRequest(ref=ref, command=argv, timeout_seconds=timeout_seconds)
+    start = pb.ExecStart(ref=ref, command=argv, timeout_seconds=timeout_seconds)
     out, err, exit_code = [], [], None
-    for response in containers.Exec(request):
+    for response in containers.Exec(iter([pb.ExecRequest(start=start)])):
         if response.HasField("exit"):
             exit_code = response.exit.exit_code
         elif response.output.stream == pb.LOG_STREAM_STDERR:
