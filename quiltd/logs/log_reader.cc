@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <deque>
 #include <iterator>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -130,12 +131,12 @@ bool LogReader::Matches(const LogRecordHeader& header) const {
 }
 
 absl::Status LogReader::Scan(
-    int fd, int64_t from,
+    int fd, int64_t from, int64_t limit,
     absl::FunctionRef<bool(int64_t, const LogRecordHeader&, absl::string_view)> fn, int64_t* end) {
   if (buffer_.empty()) buffer_.resize(kReadBufferSize);
   int64_t pos = from;
   *end = pos;
-  while (true) {
+  while (pos < limit) {
     ssize_t n;
     do {
       n = ::pread(fd, buffer_.data(), buffer_.size(), pos);
@@ -151,6 +152,10 @@ absl::Status LogReader::Scan(
       }
       // A record cut short is still being written (or continues in the next pread).
       if (got - used - kLogHeaderSize < header.length) break;
+      if (pos + static_cast<int64_t>(used) >= limit) {
+        *end = pos + static_cast<int64_t>(used);
+        return absl::OkStatus();
+      }
       absl::string_view payload(buffer_.data() + used + kLogHeaderSize, header.length);
       if (!fn(pos + static_cast<int64_t>(used), header, payload)) {
         *end = pos + static_cast<int64_t>(used);
@@ -163,6 +168,7 @@ absl::Status LogReader::Scan(
     // A short read means we are at the end of the file; the rest (if any) is incomplete.
     if (got < buffer_.size()) return absl::OkStatus();
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> LogReader::ReadCurrent(size_t max_bytes, size_t* bytes,
@@ -170,7 +176,7 @@ absl::StatusOr<bool> LogReader::ReadCurrent(size_t max_bytes, size_t* bytes,
   bool full = false;
   int64_t end = offset_;
   QUILT_RETURN_IF_ERROR(Scan(
-      current_.fd.get(), offset_,
+      current_.fd.get(), offset_, CurrentLimit(),
       [&](int64_t record_offset, const LogRecordHeader& header, absl::string_view payload) {
         if (!Matches(header)) return true;
         if (record_offset == skip_record_offset_) {
@@ -205,10 +211,36 @@ absl::StatusOr<std::vector<LogEntryData>> LogReader::ReadMore(size_t max_bytes) 
     // cannot miss a record written between the read and the check.
     const bool rotated = CurrentRotated();
     QUILT_ASSIGN_OR_RETURN(bool room, ReadCurrent(max_bytes, &bytes, &out));
-    if (!room || !rotated) return out;
+    if (!room || !rotated || AtEndSnapshot()) return out;
     QUILT_ASSIGN_OR_RETURN(bool moved, MoveToNextFile());
     if (!moved) return out;
   }
+}
+
+void LogReader::StopAtCurrentEnd() {
+  struct stat st;
+  if (::stat(path_.c_str(), &st) != 0) {
+    // No log yet: nothing was written before this request; stop at once.
+    end_snapshot_ = {0, 0, true};
+    return;
+  }
+  end_snapshot_ = {st.st_dev, st.st_ino, true};
+  end_snapshot_size_ = st.st_size;
+}
+
+bool LogReader::IsEndSnapshot(const File& file) const {
+  return end_snapshot_.set && file.dev == end_snapshot_.dev && file.ino == end_snapshot_.ino;
+}
+
+int64_t LogReader::CurrentLimit() const {
+  return IsEndSnapshot(current_) ? end_snapshot_size_ : std::numeric_limits<int64_t>::max();
+}
+
+bool LogReader::AtEndSnapshot() const {
+  if (!end_snapshot_.set) return false;
+  // The log did not exist: nothing belongs to the history.
+  if (end_snapshot_.dev == 0 && end_snapshot_.ino == 0) return true;
+  return IsEndSnapshot(current_) && offset_ >= end_snapshot_size_;
 }
 
 absl::Status LogReader::SeekToTailLines(int64_t lines) {
@@ -237,8 +269,14 @@ absl::StatusOr<bool> LogReader::SeekToTailLinesFrom(std::vector<File>& files, si
   bool prev_ended_line = true;
   int64_t end = 0;
   for (size_t f = first; f < files.size(); ++f) {
+    // Only what the file held when the scan began: a writer faster than this reader must
+    // not keep the tail search going.
+    struct stat st;
+    if (::fstat(files[f].fd.get(), &st) != 0) return ErrnoStatus(absl::StrCat("stat log ", path_));
+    const int64_t limit =
+        IsEndSnapshot(files[f]) ? std::min<int64_t>(st.st_size, end_snapshot_size_) : st.st_size;
     QUILT_RETURN_IF_ERROR(Scan(
-        files[f].fd.get(), 0,
+        files[f].fd.get(), 0, limit,
         [&](int64_t record_offset, const LogRecordHeader& header, absl::string_view payload) {
           if (!Matches(header)) return true;
           const bool ends_line = payload.back() == '\n';

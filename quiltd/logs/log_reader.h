@@ -57,6 +57,12 @@ class LogReader {
   // is left for the next call. DATA_LOSS if the file is corrupt.
   absl::StatusOr<std::vector<LogEntryData>> ReadMore(size_t max_bytes);
 
+  // Makes the reader stop where the log ends now (the newest file and its size): ReadMore
+  // then returns nothing past that point, and SeekToTailLines counts lines only up to it.
+  // A history read (Logs without follow) thus ends even while the container writes faster
+  // than it is read.
+  void StopAtCurrentEnd();
+
   // Byte offset of the next record to read, in the current file.
   int64_t offset() const { return offset_; }
 
@@ -84,9 +90,16 @@ class LogReader {
   // Calls `fn(offset, header, payload)` for each complete record of `fd` from `from` on, in
   // order, until `fn` returns false (that record is not consumed) or the complete records
   // end. Sets `*end` to the offset after the last consumed record.
-  absl::Status Scan(int fd, int64_t from,
+  // Records starting at or after `limit` are not consumed.
+  absl::Status Scan(int fd, int64_t from, int64_t limit,
                     absl::FunctionRef<bool(int64_t, const LogRecordHeader&, absl::string_view)> fn,
                     int64_t* end);
+  // Whether `file` is the newest file as StopAtCurrentEnd saw it.
+  bool IsEndSnapshot(const File& file) const;
+  // Where reading the current file must stop (its end-snapshot size, or no limit).
+  int64_t CurrentLimit() const;
+  // True once the reader reached the end StopAtCurrentEnd recorded.
+  bool AtEndSnapshot() const;
   // Reads entries of the current file into `out`; returns false when the batch is full.
   absl::StatusOr<bool> ReadCurrent(size_t max_bytes, size_t* bytes, std::vector<LogEntryData>* out);
   // Positions the reader at the `lines_from_end`-th line start counted from the end of the
@@ -105,6 +118,13 @@ class LogReader {
   // Bytes to skip at the start of the next matching entry's payload (tail cut).
   int64_t skip_in_first_ = 0;
   int64_t skip_record_offset_ = -1;
+  // The newest file and its size when StopAtCurrentEnd ran (dev 0, ino 0: no log yet).
+  struct EndSnapshot {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool set = false;
+  } end_snapshot_;
+  int64_t end_snapshot_size_ = 0;
   // pread buffer, allocated on first read; always holds at least one whole record.
   std::vector<char> buffer_;
 };

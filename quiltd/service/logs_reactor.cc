@@ -44,6 +44,8 @@ LogsReactor::LogsReactor(grpc::CallbackServerContext*, Runtime* runtime, v1::Log
   }
   path_ = *path;
   reader_.emplace(std::move(*reader));
+  // Without follow the answer is the log as it is now, even if the container keeps writing.
+  if (!request_.follow()) reader_->StopAtCurrentEnd();
   if (request_.has_tail()) {
     if (absl::Status s = reader_->SeekToTailLines(request_.tail()); !s.ok()) {
       FinishOnce(ToGrpcStatus(s));

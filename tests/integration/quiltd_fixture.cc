@@ -312,12 +312,17 @@ std::string QuiltdTest::CgroupFileOf(pid_t pid, const std::string& file) {
   return !v2_path.empty() && access(v2_path.c_str(), F_OK) == 0 ? v2_path : "";
 }
 
-std::string QuiltdTest::MountTable() {
+std::string QuiltdTest::MountTable() const {
   // Mount ids and propagation peers differ run to run; compare mount points and sources.
+  // Mounts below another test's directory belong to that test (ctest runs suites side by
+  // side), not to this one's daemon.
+  const std::string own_prefix = dir_ + "/";
   std::string table;
   for (absl::string_view line : absl::StrSplit(ReadAll("/proc/self/mountinfo"), '\n')) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
-    if (f.size() > 4) absl::StrAppend(&table, f[3], " ", f[4], "\n");
+    if (f.size() <= 4) continue;
+    if (absl::StartsWith(f[4], "/tmp/quilt-it-") && !absl::StartsWith(f[4], own_prefix)) continue;
+    absl::StrAppend(&table, f[3], " ", f[4], "\n");
   }
   return table;
 }

@@ -54,7 +54,7 @@ class QuiltdTest : public ::testing::Test {
 
   // Directories of container cgroups ("quilt-<id>") below this test's cgroup parent.
   std::vector<std::string> ContainerCgroups() const;
-  static std::string MountTable();
+  std::string MountTable() const;
   // The path of a controller file ("pids.max", "memory.max", ...) in the cgroup of `pid`: in
   // the v1 hierarchy of that controller when it has one, else in the v2 hierarchy; empty
   // when the file exists in neither.
