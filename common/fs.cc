@@ -71,7 +71,8 @@ absl::Status RemoveTree(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
+                                 Durability durability) {
   const std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return ErrnoStatus(absl::StrCat("create ", tmp));
@@ -86,7 +87,8 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) {
+  const bool sync = durability == Durability::kMachineCrash;
+  if (sync && ::fsync(fd.get()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
     return ErrnoStatus(err, absl::StrCat("fsync ", tmp));
@@ -97,6 +99,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     ::unlink(tmp.c_str());
     return ErrnoStatus(err, absl::StrCat("rename ", tmp));
   }
+  if (!sync) return absl::OkStatus();
   const size_t slash = path.rfind('/');
   return FsyncDir(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
 }

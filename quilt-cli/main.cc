@@ -1,4 +1,7 @@
 // quilt-cli: the command-line client of quiltd.
+#include <unistd.h>
+
+#include <cstdio>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -46,5 +49,11 @@ int main(int argc, char** argv) {
     std::cerr << "quilt-cli: " << e.what() << " (see quilt-cli --help)" << std::endl;
     return is_run ? quilt::cli::kExitRunFailed : quilt::cli::kExitFailure;
   }
-  return invocation.run ? invocation.run() : quilt::cli::kExitFailure;
+  const int code = invocation.run ? invocation.run() : quilt::cli::kExitFailure;
+  // Everything the command owns is closed by now; skipping exit handlers skips gRPC's
+  // shutdown, whose thread joins sleep for milliseconds (see ProcessChannel in client.cc).
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  _exit(code);
 }

@@ -1,5 +1,8 @@
 #include "quiltd/cgroup/cgroup_manager.h"
 
+#include <stdio.h>
+
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -17,6 +20,7 @@ namespace quilt {
 namespace {
 
 constexpr char kContainerPrefix[] = "quilt-";
+constexpr char kSparePrefix[] = "quilt-spare-";
 // Bounded wait for killed processes to leave the cgroup (SIGKILL is delivered at once, but
 // exit of a large process, e.g. unmapping gigabytes, takes time).
 constexpr absl::Duration kKillTimeout = absl::Seconds(2);
@@ -27,6 +31,14 @@ absl::Status CheckId(const std::string& id) {
   if (!IsValidId(id)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid container id \"", id, "\""));
   }
+  return absl::OkStatus();
+}
+
+// Spare names are ours (hex and dashes), but checked like ids: they become paths.
+absl::Status CheckSpareName(const std::string& name) {
+  const bool valid = !name.empty() && name.size() <= 64 &&
+                     name.find_first_not_of("0123456789abcdef-") == std::string::npos;
+  if (!valid) return absl::InvalidArgumentError(absl::StrCat("invalid spare name \"", name, "\""));
   return absl::OkStatus();
 }
 
@@ -52,6 +64,16 @@ class CgroupManager::Impl {
 
   std::string Dir(const CgroupHierarchy& hierarchy, const std::string& id) const {
     return absl::StrCat(hierarchy.parent_dir, "/", kContainerPrefix, id);
+  }
+  std::string SpareDir(const CgroupHierarchy& hierarchy, const std::string& name) const {
+    return absl::StrCat(hierarchy.parent_dir, "/", kSparePrefix, name);
+  }
+  std::vector<std::string> AllSpareDirs(const std::string& name) const {
+    std::vector<std::string> dirs;
+    for (const CgroupHierarchy& hierarchy : layout_.hierarchies) {
+      dirs.push_back(SpareDir(hierarchy, name));
+    }
+    return dirs;
   }
 
   // The container's directory for `controller`, or empty when it is unavailable.
@@ -164,16 +186,10 @@ absl::StatusOr<CgroupPlacement> CgroupManager::CreateContainer(const std::string
       }
     }
   };
-  CgroupPlacement placement;
   for (const CgroupHierarchy& hierarchy : impl_->layout().hierarchies) {
     std::string dir = impl_->Dir(hierarchy, id);
     QUILT_RETURN_IF_ERROR(MakeCgroupDir(dir));
     created.push_back(dir);
-    if (hierarchy.v2) {
-      placement.v2_dir = dir;
-    } else {
-      placement.procs_files.push_back(absl::StrCat(dir, "/cgroup.procs"));
-    }
   }
   for (const CgroupFileWrite& write : writes) {
     std::string path = absl::StrCat(impl_->DirFor(write.controller, id), "/", write.file);
@@ -182,7 +198,67 @@ absl::StatusOr<CgroupPlacement> CgroupManager::CreateContainer(const std::string
     QUILT_RETURN_IF_ERROR(Annotate(status, absl::StrCat("create container cgroup ", id)));
   }
   std::move(remove_created).Cancel();
+  return PlacementOf(id);
+}
+
+CgroupPlacement CgroupManager::PlacementOf(const std::string& id) const {
+  CgroupPlacement placement;
+  for (const CgroupHierarchy& hierarchy : impl_->layout().hierarchies) {
+    const std::string dir = impl_->Dir(hierarchy, id);
+    if (hierarchy.v2) {
+      placement.v2_dir = dir;
+    } else {
+      placement.procs_files.push_back(absl::StrCat(dir, "/cgroup.procs"));
+    }
+  }
   return placement;
+}
+
+bool CgroupManager::SupportsSpares() const {
+  const auto& hierarchies = impl_->layout().hierarchies;
+  return !hierarchies.empty() && std::none_of(hierarchies.begin(), hierarchies.end(),
+                                              [](const CgroupHierarchy& h) { return h.v2; });
+}
+
+absl::StatusOr<CgroupPlacement> CgroupManager::CreateSpare(const std::string& name) {
+  QUILT_RETURN_IF_ERROR(CheckSpareName(name));
+  if (!SupportsSpares()) return absl::FailedPreconditionError("spares need v1 cgroups only");
+  CgroupPlacement placement;
+  for (const std::string& dir : impl_->AllSpareDirs(name)) {
+    if (absl::Status made = MakeCgroupDir(dir); !made.ok()) {
+      (void)RemoveSpare(name);
+      return made;
+    }
+    placement.procs_files.push_back(absl::StrCat(dir, "/cgroup.procs"));
+  }
+  return placement;
+}
+
+absl::Status CgroupManager::AdoptSpare(const std::string& name, const std::string& id,
+                                       const CgroupLimits& limits) {
+  QUILT_RETURN_IF_ERROR(CheckSpareName(name));
+  QUILT_RETURN_IF_ERROR(CheckId(id));
+  QUILT_ASSIGN_OR_RETURN(std::vector<CgroupFileWrite> writes,
+                         PlanLimitWrites(limits, impl_->layout()));
+  for (const CgroupHierarchy& hierarchy : impl_->layout().hierarchies) {
+    const std::string from = impl_->SpareDir(hierarchy, name);
+    const std::string to = impl_->Dir(hierarchy, id);
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return ErrnoStatus(absl::StrCat("rename cgroup ", from, " to ", to));
+    }
+  }
+  for (const CgroupFileWrite& write : writes) {
+    std::string path = absl::StrCat(impl_->DirFor(write.controller, id), "/", write.file);
+    absl::Status status = WriteCgroupFile(path, write.value);
+    if (absl::IsNotFound(status) && write.skip_if_absent) continue;
+    QUILT_RETURN_IF_ERROR(Annotate(status, absl::StrCat("adopt cgroup for container ", id)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CgroupManager::RemoveSpare(const std::string& name) {
+  QUILT_RETURN_IF_ERROR(CheckSpareName(name));
+  return RemoveDirs(impl_->AllSpareDirs(name), absl::StrCat("remove spare cgroup ", name));
 }
 
 int64_t CgroupManager::OomKills(const std::string& id) const {
@@ -213,13 +289,15 @@ absl::StatusOr<CgroupStats> CgroupManager::Stats(const std::string& id) const {
 
 absl::Status CgroupManager::RemoveContainer(const std::string& id) {
   QUILT_RETURN_IF_ERROR(CheckId(id));
-  std::vector<std::string> dirs = impl_->AllDirs(id);
+  return RemoveDirs(impl_->AllDirs(id), absl::StrCat("remove container cgroup ", id));
+}
+
+absl::Status CgroupManager::RemoveDirs(const std::vector<std::string>& dirs,
+                                       const std::string& context) {
   // Never libcgroup's delete: it moves live tasks to the parent, i.e. into quiltd's cgroup.
-  QUILT_RETURN_IF_ERROR(Annotate(KillCgroupProcesses(dirs, kKillTimeout),
-                                 absl::StrCat("remove container cgroup ", id)));
+  QUILT_RETURN_IF_ERROR(Annotate(KillCgroupProcesses(dirs, kKillTimeout), context));
   for (const std::string& dir : dirs) {
-    QUILT_RETURN_IF_ERROR(Annotate(RemoveCgroupTree(dir, kRemoveTimeout),
-                                   absl::StrCat("remove container cgroup ", id)));
+    QUILT_RETURN_IF_ERROR(Annotate(RemoveCgroupTree(dir, kRemoveTimeout), context));
   }
   return absl::OkStatus();
 }

@@ -61,6 +61,23 @@ class CgroupManager {
   absl::StatusOr<CgroupPlacement> CreateContainer(const std::string& id,
                                                   const CgroupLimits& limits);
 
+  // Spares (quiltd/runtime/spare_pool.h) are cgroups made before their container, holding a
+  // waiting init, so that starting the container pays no cgroup.procs write: on v1 the first
+  // one after an idle moment waits out an RCU grace period (5-25 ms measured). Only where
+  // every hierarchy is v1: a v2 cgroup cannot be renamed, and v2 has CLONE_INTO_CGROUP.
+  bool SupportsSpares() const;
+  // Creates the spare's cgroups (<parent>/quilt-spare-<name>, no limits yet); returns where
+  // its init goes.
+  absl::StatusOr<CgroupPlacement> CreateSpare(const std::string& name);
+  // Where a container's init is placed once its cgroups exist (CreateContainer, AdoptSpare).
+  CgroupPlacement PlacementOf(const std::string& id) const;
+  // Renames the spare's cgroups to the container's and writes `limits`. On failure the caller
+  // removes both (RemoveContainer, RemoveSpare): some may have been renamed.
+  absl::Status AdoptSpare(const std::string& name, const std::string& id,
+                          const CgroupLimits& limits);
+  // Like RemoveContainer, for a spare's cgroups that were not adopted.
+  absl::Status RemoveSpare(const std::string& name);
+
   // Number of OOM kills in the container's cgroup (0 if it does not exist).
   int64_t OomKills(const std::string& id) const;
 
@@ -84,6 +101,8 @@ class CgroupManager {
 
  private:
   explicit CgroupManager(std::unique_ptr<Impl> impl);
+  // Kills what is left in `dirs` and removes them (each may be missing).
+  absl::Status RemoveDirs(const std::vector<std::string>& dirs, const std::string& context);
   std::unique_ptr<Impl> impl_;
 };
 

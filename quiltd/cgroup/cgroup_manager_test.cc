@@ -384,6 +384,62 @@ TEST_F(CgroupManagerTest, ListContainersFindsCreatedIds) {
   EXPECT_TRUE(manager_->ListContainers().empty());
 }
 
+TEST_F(CgroupManagerTest, SpareIsAdoptedWithItsProcessAndGetsTheLimits) {
+  if (!manager_->SupportsSpares()) {
+    EXPECT_TRUE(absl::IsFailedPrecondition(manager_->CreateSpare("0123abcd").status()));
+    GTEST_SKIP() << "no spares where a hierarchy is v2";
+  }
+  absl::StatusOr<CgroupPlacement> spare = manager_->CreateSpare("0123abcd");
+  ASSERT_TRUE(spare.ok()) << spare.status();
+  EXPECT_TRUE(spare->v2_dir.empty());
+  PlacedChild sleeper(*spare, [] {
+    pause();
+    return 0;
+  });
+  const std::string id = NewContainerId();
+  ASSERT_TRUE(manager_->AdoptSpare("0123abcd", id, {32 << 20, 0, 7}).ok());
+  // Renamed in every hierarchy, the process still inside, the limits written.
+  for (const std::string& procs : spare->procs_files) {
+    EXPECT_FALSE(Exists(DirOf(procs))) << procs;
+    const std::string adopted =
+        absl::StrCat(DirOf(DirOf(procs)), "/quilt-", id, "/cgroup.procs");
+    EXPECT_EQ(ReadCgroupFile(adopted).value_or(""), absl::StrCat(sleeper.pid(), "\n")) << adopted;
+  }
+  const std::string memory_parent = DirOf(ControllerDir(*spare, "memory"));
+  EXPECT_EQ(ReadNumber(absl::StrCat(memory_parent, "/quilt-", id, "/memory.limit_in_bytes")),
+            32 << 20);
+  const std::string pids_parent = DirOf(ControllerDir(*spare, "pids"));
+  EXPECT_EQ(ReadNumber(absl::StrCat(pids_parent, "/quilt-", id, "/pids.max")), 7);
+  EXPECT_THAT(manager_->ListContainers(), Contains(id));
+  ASSERT_TRUE(manager_->RemoveContainer(id).ok());
+  int status = sleeper.Wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+}
+
+TEST_F(CgroupManagerTest, RemoveSpareKillsItsProcessAndRemovesEveryDir) {
+  if (!manager_->SupportsSpares()) GTEST_SKIP() << "no spares where a hierarchy is v2";
+  absl::StatusOr<CgroupPlacement> spare = manager_->CreateSpare("feed-1");
+  ASSERT_TRUE(spare.ok()) << spare.status();
+  PlacedChild sleeper(*spare, [] {
+    pause();
+    return 0;
+  });
+  ASSERT_TRUE(manager_->RemoveSpare("feed-1").ok());
+  int status = sleeper.Wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  for (const std::string& procs : spare->procs_files) EXPECT_FALSE(Exists(DirOf(procs))) << procs;
+  EXPECT_TRUE(manager_->RemoveSpare("feed-1").ok()) << "removing a missing spare is OK";
+  EXPECT_TRUE(manager_->ListContainers().empty()) << "a spare is no container";
+}
+
+TEST_F(CgroupManagerTest, SpareNamesThatCouldEscapeAreRejected) {
+  for (const char* name : {"", "../x", "a/b", "UPPER", "spare name"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(manager_->CreateSpare(name).status())) << name;
+    EXPECT_TRUE(absl::IsInvalidArgument(manager_->RemoveSpare(name))) << name;
+    EXPECT_TRUE(absl::IsInvalidArgument(manager_->AdoptSpare(name, NewContainerId(), {}))) << name;
+  }
+}
+
 // The delegation case on v2 (systemd's Delegate=yes): quiltd starts inside the cgroup that
 // becomes the parent of its containers. Runs in a child, since it moves the calling process.
 TEST(CgroupV2DelegationTest, QuiltdInItsParentMovesOnlyItselfToALeaf) {

@@ -42,6 +42,7 @@ struct Flags {
   ExtractLimits image_limits;
   std::string userns_range;
   std::string socket_group = "quilt";
+  int prestart = 2;
 };
 
 std::string DirOfSelf() {
@@ -97,6 +98,7 @@ absl::Status Serve(const Flags& flags) {
   options.default_image_path =
       flags.default_image.empty() ? DefaultImagePath() : flags.default_image;
   options.image_limits = flags.image_limits;
+  options.prestart = flags.prestart;
   QUILT_ASSIGN_OR_RETURN(options.userns_pool, UsernsPool(flags.userns_range));
   if (!Exists(options.monitor_path)) {
     return absl::NotFoundError(
@@ -174,6 +176,10 @@ int main(int argc, char** argv) {
                  "group given access to the socket (mode 0660), when it exists; else root only");
   app.add_option("--userns-range", flags.userns_range,
                  "START:COUNT host ids for --userns auto (default: user quilt in /etc/subuid)");
+  app.add_option("--prestart", flags.prestart,
+                 "containers kept prestarted for fast starts (v1 cgroups only; 0: none)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   // Blocked before any thread starts so every thread inherits the mask and only sigwait in

@@ -20,6 +20,7 @@ struct ChannelMessage {
     kRunning = 3,         // init -> monitor: the workload was exec'd; `value` is its pid
     kWorkloadExited = 4,  // init -> monitor: `value` is the workload's raw wait status
     kTerminal = 5,        // init -> monitor: the workload's terminal master is attached
+    kClaimed = 6,         // monitor -> a spare's init: its container's config.json is attached
   };
   int32_t type = 0;
   int32_t value = 0;

@@ -1,6 +1,7 @@
 #include "quiltd/monitor/monitor.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -32,6 +33,7 @@ namespace quilt {
 namespace {
 
 constexpr int kStartPipeFd = 3;
+constexpr int kClaimPipeFd = 4;  // spares only
 constexpr int kLogPipeSize = 1 << 20;
 
 // The monitor's own diagnostics go to its stderr (quiltd points it at monitor.log).
@@ -46,12 +48,10 @@ int64_t NowNs() {
   return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
-bool ReadWholeFile(const std::string& path, std::string* out) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return false;
+bool ReadAll(int fd, std::string* out) {
   char chunk[4096];
   for (;;) {
-    ssize_t n = read(fd.get(), chunk, sizeof(chunk));
+    ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return false;
     if (n == 0) return true;
@@ -59,9 +59,15 @@ bool ReadWholeFile(const std::string& path, std::string* out) {
   }
 }
 
-// Temp file + rename so readers see all or nothing; `sync` also makes it durable before
-// the rename (exit.json is the record of a finished container).
-bool WriteFileAtomically(const std::string& path, const std::string& content, bool sync) {
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  return fd.valid() && ReadAll(fd.get(), out);
+}
+
+// Temp file + rename so readers see all or nothing. Not synced: these files must survive a
+// crash of quiltd, which they do once renamed. quiltd's own store commits are not synced
+// either (WAL, synchronous=NORMAL), and after a machine crash no container runs any more.
+bool WriteFileAtomically(const std::string& path, const std::string& content) {
   std::string temp = path + ".tmp";
   UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return false;
@@ -72,9 +78,17 @@ bool WriteFileAtomically(const std::string& path, const std::string& content, bo
     if (n < 0) return false;
     done += static_cast<size_t>(n);
   }
-  if (sync && fsync(fd.get()) != 0) return false;
   fd.Reset();
   return rename(temp.c_str(), path.c_str()) == 0;
+}
+
+// Rewrites the command line in place, as setproctitle does: "quilt-monitor\0<bundle_dir>\0",
+// the rest zeroed. Left alone when it does not fit.
+void Retitle(ArgvArea area, const std::string& bundle_dir) {
+  const std::string title = std::string("quilt-monitor") + '\0' + bundle_dir + '\0';
+  if (area.begin == nullptr || title.size() > area.size) return;
+  memcpy(area.begin, title.data(), title.size());
+  memset(area.begin + title.size(), 0, area.size - title.size());
 }
 
 bool IsDiskFull(int err) { return err == ENOSPC || err == EDQUOT; }
@@ -94,15 +108,24 @@ class Monitor {
  public:
   explicit Monitor(std::string bundle_dir) : bundle_dir_(std::move(bundle_dir)) {}
   int Run();
+  int RunSpare(std::vector<std::string> procs_files, ArgvArea argv);
 
  private:
   enum PipeIndex { kStdout = 0, kStderr = 1, kSetupStdout = 2, kSetupStderr = 3, kPipeCount };
 
   bool LoadConfig();
-  bool CreateChannels();
+  bool OpenOutputs();
+  bool CreatePipes();
   bool PrepareUserNamespace();
   bool CloneInit();
   [[noreturn]] void ChildMain();
+  bool ReceiveClaim(int control);
+  static std::string AwaitClaim(int fd);
+  bool Claimable();
+  bool HandOver();
+  void KillInit();
+  void Dismiss();
+  int Finish();
   bool ContainInit(StartReport* failure);
   bool ParentSteps();
   // Whether the init waits for kParentReady: when the monitor has steps to do for it.
@@ -124,6 +147,10 @@ class Monitor {
   std::string bundle_dir_;
   MonitorConfig config_;
   UniqueFd start_pipe_;
+  // A spare (see monitor.h) clones its init before it has a container; the init then waits
+  // for the container's config instead of kParentReady.
+  bool spare_ = false;
+  ArgvArea argv_;  // a spare's command line, retitled once claimed
   std::optional<LogWriter> log_;
   bool log_failed_ = false;
   OutputPipe pipes_[kPipeCount];
@@ -160,12 +187,22 @@ bool Monitor::LoadConfig() {
   return true;
 }
 
-bool Monitor::CreateChannels() {
+// The container's own files: the log, and the attach socket of an interactive workload.
+bool Monitor::OpenOutputs() {
   log_ = LogWriter::Open(config_.log_path, {config_.log_max_bytes, config_.log_max_files});
   if (!log_.has_value()) {
     RecordFailure(StartStage::kPipes, errno, "open log " + config_.log_path);
     return false;
   }
+  if ((config_.tty || config_.stdin_open) && !attach_.Listen(bundle_dir_, "attach.sock")) {
+    RecordFailure(StartStage::kPipes, errno, "listen on " + bundle_dir_ + "/attach.sock");
+    return false;
+  }
+  return true;
+}
+
+// What the init inherits: the output pipes, the control channel, a stdin pipe.
+bool Monitor::CreatePipes() {
   const LogStreamId streams[kPipeCount] = {LogStreamId::kStdout, LogStreamId::kStderr,
                                            LogStreamId::kStdout, LogStreamId::kStderr};
   for (int i = 0; i < kPipeCount; ++i) {
@@ -198,10 +235,6 @@ bool Monitor::CreateChannels() {
     stdin_read_.Reset(fds[0]);
     stdin_write_.Reset(fds[1]);
     attach_.SetInput(kAttachStdinPipe, stdin_write_.get());
-  }
-  if ((config_.tty || config_.stdin_open) && !attach_.Listen(bundle_dir_, "attach.sock")) {
-    RecordFailure(StartStage::kPipes, errno, "listen on " + bundle_dir_ + "/attach.sock");
-    return false;
   }
   return true;
 }
@@ -257,7 +290,13 @@ void Monitor::ChildMain() {
   // Drops the start pipe, the log and the read ends: quiltd must see EOF on fd 3 when the
   // monitor dies, whatever the container does.
   CloseFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
-  if (InitWaitsForParent()) {
+  if (spare_) {
+    // Bringing up lo takes milliseconds, so a spare does it ahead. A failure here is found
+    // again, and reported, when the sandbox is set up.
+    StartReport ignored;
+    BringUpLoopback(&ignored);
+    if (!ReceiveClaim(fds.control)) _exit(1);
+  } else if (InitWaitsForParent()) {
     ChannelMessage go;
     if (recv(fds.control, &go, sizeof(go), 0) != sizeof(go) ||
         go.type != ChannelMessage::kParentReady) {
@@ -269,6 +308,23 @@ void Monitor::ChildMain() {
   if (ContainInit(&message.report)) RunContainerInit(config_, fds);
   SendChannelMessage(fds.control, message);
   _exit(1);
+}
+
+// In a spare's init: waits for its container, whose config.json arrives as an open fd. EOF
+// (the spare was dismissed, or its monitor died) ends the init.
+bool Monitor::ReceiveClaim(int control) {
+  ChannelMessage message;
+  UniqueFd config;
+  if (ReceiveFd(control, &message, sizeof(message), &config) != sizeof(message) ||
+      message.type != ChannelMessage::kClaimed || !config.valid()) {
+    return false;
+  }
+  std::string text, error;
+  if (!ReadAll(config.get(), &text) || !monitor_codec::DecodeMonitorConfig(text, &config_, &error)) {
+    return false;
+  }
+  Retitle(argv_, config_.bundle_dir);
+  return true;
 }
 
 // The init's steps between kParentReady and running anything of the container.
@@ -393,7 +449,7 @@ void Monitor::HandleControl() {
     case ChannelMessage::kRunning: {
       running_ = true;
       MonitorState state{getpid(), init_pid_, NowNs()};
-      if (!WriteFileAtomically(config_.state_path, SerializeMonitorState(state), false)) {
+      if (!WriteFileAtomically(config_.state_path, SerializeMonitorState(state))) {
         Diag("write " + config_.state_path + ": " + strerror(errno));
       }
       StartReport report;
@@ -510,7 +566,7 @@ bool Monitor::WriteExit() {
   // goes first, since the log is complete once exit.json exists.
   for (bool waiting = false;; waiting = true) {
     const bool marked = !log_ || log_->FlushDropMarker() || !IsDiskFull(errno);
-    if (marked && WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit), true)) {
+    if (marked && WriteFileAtomically(config_.exit_path, SerializeMonitorExit(exit))) {
       return true;
     }
     if (marked && !IsDiskFull(errno)) {
@@ -528,10 +584,14 @@ int Monitor::Run() {
   setsid();
   if (fcntl(kStartPipeFd, F_GETFD) != -1) start_pipe_.Reset(kStartPipeFd);
   if (!LoadConfig()) return 1;
-  if (CreateChannels() && PrepareUserNamespace() && CloneInit()) {
+  if (OpenOutputs() && CreatePipes() && PrepareUserNamespace() && CloneInit()) {
     ReleaseInit();
     EventLoop();
   }
+  return Finish();
+}
+
+int Monitor::Finish() {
   const bool written = WriteExit();
   // Attached clients see the end only once exit.json exists, so what they do next (Wait,
   // Get) finds the container finished or finishing, never running.
@@ -539,8 +599,112 @@ int Monitor::Run() {
   return written ? 0 : 1;
 }
 
+int Monitor::RunSpare(std::vector<std::string> procs_files, ArgvArea argv) {
+  signal(SIGPIPE, SIG_IGN);
+  setsid();
+  start_pipe_.Reset(kStartPipeFd);
+  UniqueFd claim(kClaimPipeFd);
+  spare_ = true;
+  argv_ = argv;
+  // Until claimed, the config holds only what a spare fits (spare_pool.h): its cgroups and a
+  // network namespace. Failures are reported as for a start.
+  config_.cgroup_procs_files = std::move(procs_files);
+  config_.new_network = true;
+  if (!CreatePipes() || !CloneInit() || !JoinCgroups()) {
+    Dismiss();
+    return 1;
+  }
+  StartReport ready;
+  ready.kind = StartReport::kReady;
+  ready.init_pid = init_pid_;
+  (void)!write(start_pipe_.get(), &ready, sizeof(ready));
+  const std::string bundle_dir = AwaitClaim(claim.get());
+  claim.Reset();
+  if (bundle_dir.empty()) {
+    Dismiss();
+    return 0;
+  }
+  bundle_dir_ = bundle_dir;
+  Retitle(argv_, bundle_dir_);
+  UniqueFd diagnostics(
+      open((bundle_dir_ + "/monitor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (diagnostics.valid()) {
+    dup2(diagnostics.get(), 1);
+    dup2(diagnostics.get(), 2);
+  }
+  if (LoadConfig() && Claimable() && OpenOutputs() && HandOver()) {
+    EventLoop();
+  } else {
+    KillInit();
+  }
+  return Finish();
+}
+
+// The bundle dir quiltd writes to the claim pipe (NUL-terminated, one atomic write); empty
+// on EOF: quiltd dismissed the spare, or died.
+std::string Monitor::AwaitClaim(int fd) {
+  char buffer[PIPE_BUF];
+  ssize_t n;
+  do {
+    n = read(fd, buffer, sizeof(buffer));
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0 || buffer[n - 1] != '\0') return std::string();
+  return std::string(buffer);
+}
+
+// What a spare cannot do: it cloned its init without a user namespace, with a network
+// namespace and without a stdin pipe, outside any v2 cgroup, and its mount namespace may miss
+// what the host mounted since. quiltd never claims one for such a container. (The config's
+// v1 procs files are the container's, the spare's renamed: the init is in them already.)
+bool Monitor::Claimable() {
+  if (!UsesUserNamespace(config_) && config_.new_network && (config_.tty || !config_.stdin_open) &&
+      config_.mounts.empty() && config_.cgroup_v2_dir.empty()) {
+    return true;
+  }
+  RecordFailure(StartStage::kConfig, 0, "a prestarted init cannot run this container");
+  return false;
+}
+
+// Lets the waiting init go on with the container's config.json (an open fd: the init may not
+// see the bundle's path the same way).
+bool Monitor::HandOver() {
+  UniqueFd config(open((bundle_dir_ + "/config.json").c_str(), O_RDONLY | O_CLOEXEC));
+  ChannelMessage message;
+  message.type = ChannelMessage::kClaimed;
+  if (!config.valid() || !SendFd(control_.get(), config.get(), &message, sizeof(message))) {
+    RecordFailure(StartStage::kConfig, errno, "hand " + bundle_dir_ + "/config.json to the init");
+    return false;
+  }
+  return true;
+}
+
+void Monitor::KillInit() {
+  if (init_pid_ <= 0) return;
+  kill(init_pid_, SIGKILL);
+  while (waitpid(init_pid_, &init_status_, 0) < 0 && errno == EINTR) {
+  }
+  init_pid_ = -1;
+}
+
+// An unclaimed spare ends: its init, then its cgroups (quiltd removes them too, but it may
+// be gone). The kernel may take a moment to release the killed init's cgroups.
+void Monitor::Dismiss() {
+  KillInit();
+  for (const std::string& procs : config_.cgroup_procs_files) {
+    const std::string dir = procs.substr(0, procs.rfind('/'));
+    for (int attempt = 0; attempt < 100 && rmdir(dir.c_str()) != 0 && errno == EBUSY; ++attempt) {
+      usleep(1000);
+    }
+  }
+}
+
 }  // namespace
 
 int RunMonitor(const std::string& bundle_dir) { return Monitor(bundle_dir).Run(); }
+
+int RunSpareMonitor(const std::string& spare_dir, std::vector<std::string> procs_files,
+                    ArgvArea argv) {
+  return Monitor(spare_dir).RunSpare(std::move(procs_files), argv);
+}
 
 }  // namespace quilt

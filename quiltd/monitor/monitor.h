@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace quilt {
 
@@ -11,5 +12,18 @@ namespace quilt {
 // Returns the process exit code: 0 once exit.json is written, 1 when the monitor could not
 // get that far.
 int RunMonitor(const std::string& bundle_dir);
+
+// The memory holding the process's command line (argv[0] to the end of the last argument).
+struct ArgvArea {
+  char* begin = nullptr;
+  size_t size = 0;
+};
+
+// Runs a spare monitor (see monitor_protocol.h): prepares an init in the v1 cgroups of
+// `procs_files` ahead of time, then runs the container it is claimed for, as RunMonitor
+// would. Once claimed, the monitor and its init rewrite `argv` to read as a cold monitor's
+// (`quilt-monitor <bundle_dir>`), which recovery looks for. Returns 0 when dismissed unclaimed.
+int RunSpareMonitor(const std::string& spare_dir, std::vector<std::string> procs_files,
+                    ArgvArea argv);
 
 }  // namespace quilt

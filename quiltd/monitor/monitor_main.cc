@@ -1,9 +1,13 @@
 // quilt-monitor <bundle_dir>: the per-container parent and log writer.
+// quilt-monitor spare <spare_dir> <cgroup.procs>...: the same, prepared before its container
+// exists (see monitor_protocol.h).
 // quilt-monitor exec <init_pid> <timeout_seconds> <stdin> <tty> <rows> <columns>: runs one
 // command in a running container (see exec_helper.h for its fds).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "quiltd/monitor/exec_helper.h"
 #include "quiltd/monitor/monitor.h"
@@ -19,9 +23,15 @@ int main(int argc, char** argv) {
     options.columns = static_cast<uint16_t>(atoi(argv[7]));
     return quilt::RunExecHelper(options);
   }
+  if (argc >= 3 && strcmp(argv[1], "spare") == 0) {
+    quilt::ArgvArea area{argv[0], static_cast<size_t>(argv[argc - 1] - argv[0]) +
+                                      strlen(argv[argc - 1]) + 1};
+    return quilt::RunSpareMonitor(argv[2], std::vector<std::string>(argv + 3, argv + argc), area);
+  }
   if (argc != 2) {
     fprintf(stderr,
             "usage: quilt-monitor <bundle_dir>\n"
+            "       quilt-monitor spare <spare_dir> <cgroup.procs>...\n"
             "       quilt-monitor exec <init_pid> <timeout_seconds> <stdin> <tty> <rows> "
             "<columns>\n");
     return 2;

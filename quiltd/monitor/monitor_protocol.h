@@ -10,6 +10,14 @@
 //     the workload). Then the monitor also writes the exit file and exits.
 // EOF on fd 3 without a report means the monitor died; quiltd treats it as kFailed.
 //
+// Spares: quiltd may also run `quilt-monitor spare <spare_dir> <cgroup.procs>...` ahead of
+// any container, with fd 4 the read end of a "claim pipe" and its diagnostics going to
+// <spare_dir>/monitor.log. The spare clones its init into fresh namespaces (with a network
+// namespace, without a user namespace), writes it to those cgroups and reports kReady on fd 3. To claim it, quiltd renames those cgroups to the container's, writes the
+// container's config.json and writes "<bundle_dir>\0" to the claim pipe (one write); from then
+// on the spare is the container's monitor as above, and its next report is the start report.
+// EOF on the claim pipe dismisses the spare: it kills its init, removes its cgroups and exits.
+//
 // Files in the bundle, each written to a temp name and renamed, so readers see all or nothing:
 //   state.json  MonitorState: written right before the kRunning report.
 //   exit.json   MonitorExit: written after the init exited and the log pipes reached EOF,
@@ -42,7 +50,8 @@ enum class StartStage : int32_t {
 };
 
 struct StartReport {
-  enum Kind : int32_t { kRunning = 1, kFailed = 2 };
+  // kReady: a spare's init is cloned and in its cgroups, waiting for a claim (init_pid set).
+  enum Kind : int32_t { kRunning = 1, kFailed = 2, kReady = 3 };
   int32_t kind = 0;
   int32_t stage = 0;         // StartStage when kFailed
   int32_t error = 0;         // errno when a syscall failed, else 0

@@ -254,20 +254,6 @@ bool MountBind(int root_fd, const BindMount& bind, int source_fd, StartReport* f
                      failure);
 }
 
-bool BringUpLoopback(StartReport* failure) {
-  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ifreq request{};
-  snprintf(request.ifr_name, sizeof(request.ifr_name), "lo");
-  if (!sock.valid() || ioctl(sock.get(), SIOCGIFFLAGS, &request) != 0) {
-    return Fail(failure, StartStage::kIdentity, errno, "get flags of lo");
-  }
-  request.ifr_flags |= IFF_UP;
-  if (ioctl(sock.get(), SIOCSIFFLAGS, &request) != 0) {
-    return Fail(failure, StartStage::kIdentity, errno, "bring up lo");
-  }
-  return true;
-}
-
 // Step f.
 bool SetIdentity(const MonitorConfig& config, StartReport* failure) {
   if (!config.hostname.empty() &&
@@ -294,6 +280,20 @@ bool PivotRoot(int root_fd, const std::string& rootfs, StartReport* failure) {
 }
 
 }  // namespace
+
+bool BringUpLoopback(StartReport* failure) {
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq request{};
+  snprintf(request.ifr_name, sizeof(request.ifr_name), "lo");
+  if (!sock.valid() || ioctl(sock.get(), SIOCGIFFLAGS, &request) != 0) {
+    return Fail(failure, StartStage::kIdentity, errno, "get flags of lo");
+  }
+  request.ifr_flags |= IFF_UP;
+  if (ioctl(sock.get(), SIOCSIFFLAGS, &request) != 0) {
+    return Fail(failure, StartStage::kIdentity, errno, "bring up lo");
+  }
+  return true;
+}
 
 // Step b: the overlay lives only in this mount namespace (or, with a user namespace, in the
 // monitor's private one and the init's copy of it), so it vanishes with the container.

@@ -30,6 +30,10 @@ bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartRe
 // kMounts, kIdentity or kPivotRoot, errno and the path).
 bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartReport* failure);
 
+// Brings up the loopback interface of the process's network namespace (already up: no-op).
+// Fails with stage kIdentity.
+bool BringUpLoopback(StartReport* failure);
+
 // Mounts the overlay of config.lower_dirs, upper_dir and work_dir at config.rootfs_dir.
 // Fails with stage kMounts.
 bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure);

@@ -39,19 +39,47 @@ StartReport MonitorLauncher::AwaitReport(const UniqueFd& start_pipe) {
   return report;
 }
 
+absl::Status MonitorLauncher::WriteConfig(const MonitorConfig& config) {
+  // Read by the monitor right away and again only by a restarted quiltd's recovery. After a
+  // machine crash no container runs any more, so an fsync here would buy nothing.
+  return WriteFileAtomically(config.bundle_dir + "/config.json", SerializeMonitorConfig(config),
+                             Durability::kProcessCrash);
+}
+
 absl::StatusOr<LaunchedMonitor> MonitorLauncher::Spawn(const MonitorConfig& config,
                                                        const std::string& monitor_log,
                                                        UniqueFd* start_pipe) const {
-  QUILT_RETURN_IF_ERROR(
-      WriteFileAtomically(config.bundle_dir + "/config.json", SerializeMonitorConfig(config)));
+  QUILT_RETURN_IF_ERROR(WriteConfig(config));
+  return SpawnMonitor({config.bundle_dir}, monitor_log, start_pipe, UniqueFd());
+}
 
+absl::StatusOr<LaunchedMonitor> MonitorLauncher::SpawnSpare(
+    const std::string& dir, const std::vector<std::string>& procs_files, UniqueFd* start_pipe,
+    UniqueFd* claim_pipe) const {
+  int claim_fds[2];
+  if (::pipe2(claim_fds, O_CLOEXEC) != 0) return ErrnoStatus("create claim pipe");
+  UniqueFd claim_read(claim_fds[0]);
+  UniqueFd claim_write(claim_fds[1]);
+  std::vector<std::string> args = {"spare", dir};
+  args.insert(args.end(), procs_files.begin(), procs_files.end());
+  QUILT_ASSIGN_OR_RETURN(LaunchedMonitor launched,
+                         SpawnMonitor(std::move(args), dir + "/monitor.log", start_pipe,
+                                      claim_read));
+  *claim_pipe = std::move(claim_write);
+  return launched;
+}
+
+absl::StatusOr<LaunchedMonitor> MonitorLauncher::SpawnMonitor(std::vector<std::string> args,
+                                                              const std::string& monitor_log,
+                                                              UniqueFd* start_pipe,
+                                                              const UniqueFd& claim_end) const {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus("create start pipe");
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
 
-  // posix_spawn (vfork-style in glibc) is safe from a multi-threaded daemon. dup2 onto 3
-  // clears CLOEXEC on the copy, so only fds 0-3 reach the monitor.
+  // posix_spawn (vfork-style in glibc) is safe from a multi-threaded daemon. dup2 onto 3 (and
+  // 4) clears CLOEXEC on the copy, so only fds 0-4 reach the monitor.
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -59,6 +87,7 @@ absl::StatusOr<LaunchedMonitor> MonitorLauncher::Spawn(const MonitorConfig& conf
                                    0640);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
+  if (claim_end.valid()) posix_spawn_file_actions_adddup2(&actions, claim_end.get(), 4);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // The monitor must not inherit quiltd's blocked signal mask (quiltd blocks SIGTERM/SIGINT
@@ -70,11 +99,12 @@ absl::StatusOr<LaunchedMonitor> MonitorLauncher::Spawn(const MonitorConfig& conf
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  std::string arg0 = "quilt-monitor";
-  std::string arg1 = config.bundle_dir;
-  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  args.insert(args.begin(), "quilt-monitor");
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  const int err = posix_spawn(&pid, monitor_path_.c_str(), &actions, &attr, argv, environ);
+  const int err = posix_spawn(&pid, monitor_path_.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (err != 0) return ErrnoStatus(err, absl::StrCat("spawn monitor ", monitor_path_));

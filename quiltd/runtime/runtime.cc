@@ -138,27 +138,35 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& o
   QUILT_ASSIGN_OR_RETURN(auto images, ImageStore::Open(options.state_dir, options.image_limits));
   QUILT_ASSIGN_OR_RETURN(auto exit_watcher, ExitWatcher::Create());
   QUILT_ASSIGN_OR_RETURN(auto log_watcher, LogWatcher::Create());
+  QUILT_ASSIGN_OR_RETURN(auto trash, Trash::Open(options.state_dir + "/trash"));
   std::unique_ptr<Runtime> runtime(new Runtime(options, std::move(store), std::move(images),
                                                std::move(cgroups), std::move(exit_watcher),
-                                               std::move(log_watcher)));
+                                               std::move(log_watcher), std::move(trash)));
   QUILT_ASSIGN_OR_RETURN(runtime->events_, EventLog::Create(runtime->store_.get()));
   runtime->Recover();
+  QUILT_ASSIGN_OR_RETURN(
+      runtime->spares_,
+      SparePool::Start(options.prestart, options.state_dir + "/spares", runtime->cgroups_.get(),
+                       &runtime->launcher_, runtime->trash_.get()));
   return runtime;
 }
 
 Runtime::Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
                  std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
-                 std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher)
+                 std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher,
+                 std::unique_ptr<Trash> trash)
     : options_(std::move(options)),
       store_(std::move(store)),
       images_(std::move(images)),
       cgroups_(std::move(cgroups)),
       exit_watcher_(std::move(exit_watcher)),
       log_watcher_(std::move(log_watcher)),
+      trash_(std::move(trash)),
       launcher_(options_.monitor_path) {}
 
 // Stop watching before anything the callbacks touch goes away. Monitors keep running.
 Runtime::~Runtime() {
+  spares_.reset();
   exit_watcher_.reset();
   log_watcher_.reset();
 }
@@ -312,14 +320,83 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
   limits.memory_bytes = spec.resources().memory_bytes();
   limits.cpus = spec.resources().cpus();
   limits.pids_max = PidsLimit(spec.resources());
+  UniqueFd start_pipe;
+  QUILT_ASSIGN_OR_RETURN(std::optional<LaunchedMonitor> monitor,
+                         StartOnSpare(record, spec, limits, &start_pipe));
+  if (!monitor.has_value()) {
+    QUILT_ASSIGN_OR_RETURN(monitor, SpawnMonitor(record, spec, limits, &start_pipe));
+  }
+
+  const StartReport report = MonitorLauncher::AwaitReport(start_pipe);
+  if (report.kind == StartReport::kRunning) {
+    record.init_pid = report.init_pid;
+    return FinishRunningStart(std::move(record), *std::move(monitor));
+  }
+  // The monitor writes exit.json and exits right after a failure report: reap it here. A
+  // monitor that died without one gets an exit file from its report.
+  ::waitpid(monitor->pid, nullptr, 0);
+  const std::string exit_path = Bundle(ContainersDir(), record.id).exit();
+  if (!ReadFile(exit_path).ok()) {
+    MonitorExit exit;
+    exit.reason = "StartFailed";
+    exit.message = DescribeStartFailure(report);
+    exit.exit_code = 125;
+    exit.finished_at_ns = absl::GetCurrentTimeNanos();
+    QUILT_RETURN_IF_ERROR(WriteFileAtomically(exit_path, SerializeMonitorExit(exit)));
+  }
+  OnMonitorExit(record.id);
+  return store_->Get(record.id);
+}
+
+// The fast start (spare_pool.h): nothing when no spare fits or is ready. A failure before the
+// claim dismisses the spare and leaves the container as it was, for the cold start.
+absl::StatusOr<std::optional<LaunchedMonitor>> Runtime::StartOnSpare(ContainerRecord& record,
+                                                                     const v1::ContainerSpec& spec,
+                                                                     const CgroupLimits& limits,
+                                                                     UniqueFd* start_pipe) {
+  if (spares_ == nullptr || !SparePool::Fits(spec)) return std::nullopt;
+  std::optional<Spare> spare = spares_->Take();
+  if (!spare.has_value()) return std::nullopt;
+  auto dismiss = absl::MakeCleanup([&] { spares_->Dismiss(*std::move(spare)); });
+  // The init is in its cgroups already; the placement is for execs, which join them.
+  QUILT_ASSIGN_OR_RETURN(MonitorConfig config,
+                         BuildMonitorConfig(record, spec, cgroups_->PlacementOf(record.id)));
+  QUILT_RETURN_IF_ERROR(MonitorLauncher::WriteConfig(config));
+  if (absl::Status adopted = cgroups_->AdoptSpare(spare->name, record.id, limits); !adopted.ok()) {
+    // Some of its cgroups may carry the container's name already.
+    (void)cgroups_->RemoveContainer(record.id);
+    QUILT_LOG(WARNING) << "container " << record.id << ": " << adopted << " (starting it cold)";
+    return std::nullopt;
+  }
+  // Recorded before the claim: a restarted quiltd must find the monitor that runs it.
+  record.monitor_pid = spare->monitor.pid;
+  record.monitor_start_ticks = spare->monitor.start_ticks;
+  if (absl::Status updated = store_->Update(record); !updated.ok()) {
+    (void)cgroups_->RemoveContainer(record.id);
+    return updated;
+  }
+  std::move(dismiss).Cancel();
+  // A spare that died just now ends this start like a monitor that died: without a report.
+  if (absl::Status claimed = spares_->Claim(*spare, Bundle(ContainersDir(), record.id).dir);
+      !claimed.ok()) {
+    QUILT_LOG(WARNING) << "container " << record.id << ": " << claimed;
+  }
+  *start_pipe = std::move(spare->start_pipe);
+  return std::move(spare->monitor);
+}
+
+// The cold start: the container's cgroups, then a new monitor that clones its init.
+absl::StatusOr<LaunchedMonitor> Runtime::SpawnMonitor(ContainerRecord& record,
+                                                      const v1::ContainerSpec& spec,
+                                                      const CgroupLimits& limits,
+                                                      UniqueFd* start_pipe) {
   QUILT_ASSIGN_OR_RETURN(CgroupPlacement placement, cgroups_->CreateContainer(record.id, limits));
   auto remove_cgroup = absl::MakeCleanup([&] { (void)cgroups_->RemoveContainer(record.id); });
 
   QUILT_ASSIGN_OR_RETURN(MonitorConfig config, BuildMonitorConfig(record, spec, placement));
-  UniqueFd start_pipe;
   QUILT_ASSIGN_OR_RETURN(
       LaunchedMonitor monitor,
-      launcher_.Spawn(config, Bundle(ContainersDir(), record.id).monitor_log(), &start_pipe));
+      launcher_.Spawn(config, Bundle(ContainersDir(), record.id).monitor_log(), start_pipe));
   std::move(remove_cgroup).Cancel();
   // Until the store knows this monitor nothing could ever find it again, so a failure takes
   // it down: emptying the cgroup ends the init (the monitor then exits by itself), SIGKILL
@@ -334,26 +411,7 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
   record.monitor_start_ticks = monitor.start_ticks;
   QUILT_RETURN_IF_ERROR(store_->Update(record));
   std::move(abandon_monitor).Cancel();
-
-  const StartReport report = MonitorLauncher::AwaitReport(start_pipe);
-  if (report.kind == StartReport::kRunning) {
-    record.init_pid = report.init_pid;
-    return FinishRunningStart(std::move(record), std::move(monitor));
-  }
-  // The monitor writes exit.json and exits right after a failure report: reap it here. A
-  // monitor that died without one gets an exit file from its report.
-  ::waitpid(monitor.pid, nullptr, 0);
-  const std::string exit_path = Bundle(ContainersDir(), record.id).exit();
-  if (!ReadFile(exit_path).ok()) {
-    MonitorExit exit;
-    exit.reason = "StartFailed";
-    exit.message = DescribeStartFailure(report);
-    exit.exit_code = 125;
-    exit.finished_at_ns = absl::GetCurrentTimeNanos();
-    QUILT_RETURN_IF_ERROR(WriteFileAtomically(exit_path, SerializeMonitorExit(exit)));
-  }
-  OnMonitorExit(record.id);
-  return store_->Get(record.id);
+  return monitor;
 }
 
 absl::StatusOr<ContainerRecord> Runtime::FinishRunningStart(ContainerRecord record,
@@ -635,7 +693,7 @@ absl::StatusOr<std::string> Runtime::Remove(const std::string& ref, bool force) 
   }
   QUILT_RETURN_IF_ERROR(cgroups_->RemoveContainer(id));
   const Bundle bundle(ContainersDir(), id);
-  QUILT_RETURN_IF_ERROR(RemoveTree(bundle.dir));
+  QUILT_RETURN_IF_ERROR(trash_->Discard(bundle.dir));
   QUILT_RETURN_IF_ERROR(store_->Delete(id, {ContainerEvent(EventType::kRemoved, record)}));
   std::vector<RecordCallback> waiters;
   {

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@
 #include "quiltd/runtime/exec_launcher.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
+#include "quiltd/runtime/spare_pool.h"
+#include "quiltd/runtime/trash.h"
 #include "quiltd/runtime/user_resolver.h"
 #include "quiltd/runtime/userns_range.h"
 #include "quiltd/store/state_store.h"
@@ -41,6 +44,7 @@ struct RuntimeOptions {
   std::string default_image_path;  // tarball imported as "default" on first use
   ExtractLimits image_limits;      // what one image import may unpack
   IdRange userns_pool;             // host ids for spec.userns "auto"; size 0: none
+  int prestart = 0;                // spares kept ready (spare_pool.h); 0: none
 };
 
 // A running container's usage, as Stats reports it.
@@ -154,7 +158,8 @@ class Runtime {
 
   Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
           std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
-          std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher);
+          std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher,
+          std::unique_ptr<Trash> trash);
 
   absl::StatusOr<ImageRecord> ResolveImage(const std::string& ref);
   // Replaces spec.userns "auto" with a free range of the pool (call with userns_mu_ held
@@ -164,8 +169,13 @@ class Runtime {
   absl::StatusOr<MonitorConfig> BuildMonitorConfig(const ContainerRecord& record,
                                                    const v1::ContainerSpec& spec,
                                                    const CgroupPlacement& placement) const;
-  absl::StatusOr<ContainerRecord> FinishFailedStart(ContainerRecord record,
-                                                    LaunchedMonitor& monitor);
+  absl::StatusOr<std::optional<LaunchedMonitor>> StartOnSpare(ContainerRecord& record,
+                                                              const v1::ContainerSpec& spec,
+                                                              const CgroupLimits& limits,
+                                                              UniqueFd* start_pipe);
+  absl::StatusOr<LaunchedMonitor> SpawnMonitor(ContainerRecord& record,
+                                               const v1::ContainerSpec& spec,
+                                               const CgroupLimits& limits, UniqueFd* start_pipe);
   absl::StatusOr<ContainerRecord> FinishRunningStart(ContainerRecord record,
                                                      LaunchedMonitor monitor);
   // A new pidfd of a running container's init; FAILED_PRECONDITION when it is gone.
@@ -199,7 +209,9 @@ class Runtime {
   std::unique_ptr<CgroupManager> cgroups_;
   std::unique_ptr<ExitWatcher> exit_watcher_;
   std::unique_ptr<LogWatcher> log_watcher_;
+  std::unique_ptr<Trash> trash_;  // removed bundles, deleted in the background
   MonitorLauncher launcher_;
+  std::unique_ptr<SparePool> spares_;  // null without spares
 
   absl::Mutex default_image_mu_;  // one first-use import of the default image at a time
   absl::Mutex userns_mu_;         // one "auto" range pick-and-insert at a time

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,8 +21,8 @@
 namespace quilt {
 namespace {
 
-// The pid of a live `quilt-monitor <bundle_dir>` (its argv, as MonitorLauncher spawns it),
-// or 0.
+// The pid of a live `quilt-monitor <bundle_dir>` (its argv, as MonitorLauncher spawns it, or
+// as a claimed spare rewrites its own, zero-padded), or 0.
 pid_t FindMonitorOf(const std::string& bundle_dir) {
   const std::string cmdline = std::string("quilt-monitor") + '\0' + bundle_dir + '\0';
   DIR* proc = ::opendir("/proc");
@@ -31,7 +32,8 @@ pid_t FindMonitorOf(const std::string& bundle_dir) {
     pid_t pid = 0;
     if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
     absl::StatusOr<std::string> text = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
-    if (text.ok() && *text == cmdline) {
+    if (text.ok() && absl::StartsWith(*text, cmdline) &&
+        text->find_first_not_of('\0', cmdline.size()) == std::string::npos) {
       found = pid;
       break;
     }
@@ -166,7 +168,7 @@ void Runtime::RemoveOrphans() {
     const Bundle bundle(dir, id);
     StopMonitorOf(bundle.dir);
     if (absl::Status s = cgroups_->RemoveContainer(id); !s.ok()) QUILT_LOG(WARNING) << s;
-    if (absl::Status s = RemoveTree(bundle.dir); !s.ok()) QUILT_LOG(WARNING) << s;
+    if (absl::Status s = trash_->Discard(bundle.dir); !s.ok()) QUILT_LOG(WARNING) << s;
   }
 }
 

@@ -94,6 +94,11 @@ std::vector<pid_t> ProcessesMentioning(const std::string& text, pid_t except) {
   return found;
 }
 
+bool IsSpare(pid_t pid) {
+  const std::string prefix("quilt-monitor\0spare\0", 20);
+  return absl::StartsWith(ReadProc(absl::StrCat("/proc/", pid, "/cmdline")), prefix);
+}
+
 bool ProcessExists(pid_t pid) { return access(absl::StrCat("/proc/", pid).c_str(), F_OK) == 0; }
 
 void ReapExitedChildren(pid_t keep) {

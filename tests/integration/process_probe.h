@@ -28,6 +28,9 @@ std::vector<pid_t> ChildrenOf(pid_t pid);
 // Every process other than `except` whose command line contains `text`.
 std::vector<pid_t> ProcessesMentioning(const std::string& text, pid_t except);
 
+// True for a spare monitor of quiltd or its waiting init (`quilt-monitor spare ...`).
+bool IsSpare(pid_t pid);
+
 // True while /proc/<pid> exists (a zombie too).
 bool ProcessExists(pid_t pid);
 

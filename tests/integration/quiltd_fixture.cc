@@ -150,6 +150,7 @@ void QuiltdTest::TearDown() {
   EXPECT_EQ(StopDaemon(), 0) << "quiltd should exit cleanly on SIGTERM";
   if (HasFailure()) std::cerr << "quiltd log:\n" << ReadAll(dir_ + "/quiltd.log");
   EXPECT_EQ(ContainerCgroups(), std::vector<std::string>{}) << "container cgroups left behind";
+  EXPECT_EQ(SpareCgroups(), std::vector<std::string>{}) << "spare cgroups left behind";
   for (const std::string& parent : OwnCgroupDirs()) rmdir((parent + "/" + cgroup_parent_).c_str());
   EXPECT_EQ(MountTable(), mounts_before_) << "mounts left behind";
   EXPECT_TRUE(RemoveTree(dir_).ok());
@@ -280,12 +281,22 @@ bool QuiltdTest::WaitForLog(const std::string& ref, const std::string& text) {
 
 std::vector<std::string> QuiltdTest::ContainerCgroups() const {
   std::vector<std::string> found;
+  for (const std::string& dir : CgroupsNamed("quilt-")) {
+    if (!absl::StrContains(dir, "/quilt-spare-")) found.push_back(dir);
+  }
+  return found;
+}
+
+std::vector<std::string> QuiltdTest::SpareCgroups() const { return CgroupsNamed("quilt-spare-"); }
+
+std::vector<std::string> QuiltdTest::CgroupsNamed(const std::string& prefix) const {
+  std::vector<std::string> found;
   for (const std::string& own : OwnCgroupDirs()) {
     const std::string parent = own + "/" + cgroup_parent_;
     DIR* d = opendir(parent.c_str());
     if (d == nullptr) continue;
     while (dirent* e = readdir(d)) {
-      if (absl::StartsWith(e->d_name, "quilt-")) found.push_back(parent + "/" + e->d_name);
+      if (absl::StartsWith(e->d_name, prefix)) found.push_back(parent + "/" + e->d_name);
     }
     closedir(d);
   }

@@ -54,6 +54,8 @@ class QuiltdTest : public ::testing::Test {
 
   // Directories of container cgroups ("quilt-<id>") below this test's cgroup parent.
   std::vector<std::string> ContainerCgroups() const;
+  // Directories of the cgroups of quiltd's spares ("quilt-spare-<name>", spare_pool.h).
+  std::vector<std::string> SpareCgroups() const;
   std::string MountTable() const;
   // The path of a controller file ("pids.max", "memory.max", ...) in the cgroup of `pid`: in
   // the v1 hierarchy of that controller when it has one, else in the v2 hierarchy; empty
@@ -76,6 +78,9 @@ class QuiltdTest : public ::testing::Test {
   std::unique_ptr<v1::System::Stub> system_;
 
  private:
+  // Cgroup directories below this test's cgroup parent whose names start with `prefix`.
+  std::vector<std::string> CgroupsNamed(const std::string& prefix) const;
+
   std::string mounts_before_;
 };
 

@@ -138,10 +138,15 @@ class ReliabilityTest : public QuiltdTest {
   }
 
   // Processes other than the daemon that belong to this test's state dir (monitors, exec
-  // helpers) plus every child of the daemon (zombies too).
+  // helpers) plus every child of the daemon (zombies too), except its spares.
   std::vector<pid_t> LeftoverProcesses() const {
-    std::vector<pid_t> found = ProcessesMentioning(state_dir_, daemon_pid_);
-    for (pid_t child : ChildrenOf(daemon_pid_)) found.push_back(child);
+    std::vector<pid_t> found;
+    for (pid_t p : ProcessesMentioning(state_dir_, daemon_pid_)) {
+      if (!IsSpare(p)) found.push_back(p);
+    }
+    for (pid_t child : ChildrenOf(daemon_pid_)) {
+      if (!IsSpare(child)) found.push_back(child);
+    }
     return found;
   }
 
@@ -420,7 +425,8 @@ TEST_F(ReliabilityTest, CreateWhoseStartErrsLeavesNothing) {
   const std::string monitor = dir_ + "/quilt-monitor";
   ASSERT_EQ(RunCommand({"/bin/cp", QUILT_MONITOR_PATH, monitor}).exit_code, 0);
   ASSERT_EQ(StopDaemon(), 0);
-  StartDaemon({"--monitor-path", monitor});
+  // No spares: one spawned before the unlink would run the container.
+  StartDaemon({"--monitor-path", monitor, "--prestart", "0"});
   ASSERT_EQ(unlink(monitor.c_str()), 0);
   grpc::Status status = Create(containers_.get(), Spec({"true"}), true, nullptr);
   EXPECT_FALSE(status.ok());

@@ -1,0 +1,214 @@
+// Spares (quiltd/runtime/spare_pool.h): prestarted monitors whose init waits in fresh
+// namespaces and cgroups for a container. These tests watch the spares themselves; the other
+// suites run their default containers on them.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "tests/integration/process_probe.h"
+#include "tests/integration/quiltd_fixture.h"
+
+namespace quilt::testing {
+namespace {
+
+std::string ReadText(const std::string& path) {
+  std::string text;
+  if (FILE* f = fopen(path.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    fclose(f);
+  }
+  return text;
+}
+
+int64_t ReadNumber(const std::string& path) {
+  int64_t value = -1;
+  EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadText(path)), &value)) << path;
+  return value;
+}
+
+bool Eventually(const std::function<bool()>& check,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return check();
+}
+
+class SpareTest : public QuiltdTest {
+ protected:
+  void SetUp() override {
+    QuiltdTest::SetUp();
+    // Spares exist only where every cgroup controller is v1 (a pure v2 host places an init
+    // with CLONE_INTO_CGROUP, which needs no spare).
+    if (CgroupFileOf(getpid(), "memory.limit_in_bytes").empty()) {
+      GTEST_SKIP() << "spares need v1 cgroups; on pure v2 every start is cold";
+    }
+  }
+
+  // The spare monitors of this test's daemon (their inits are their children).
+  std::vector<pid_t> SpareMonitors() const {
+    std::vector<pid_t> found;
+    for (pid_t child : ChildrenOf(daemon_pid_)) {
+      if (IsSpare(child)) found.push_back(child);
+    }
+    return found;
+  }
+
+  // Entries of <state>/spares (one per spare quiltd holds).
+  std::vector<std::string> SpareDirs() const {
+    std::vector<std::string> names;
+    if (DIR* d = opendir((state_dir_ + "/spares").c_str())) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+      }
+      closedir(d);
+    }
+    return names;
+  }
+
+  bool TwoSparesReady() const {
+    const std::vector<pid_t> monitors = SpareMonitors();
+    if (monitors.size() != 2) return false;
+    for (pid_t monitor : monitors) {
+      const std::vector<pid_t> inits = ChildrenOf(monitor);
+      if (inits.size() != 1) return false;
+      // Ready means placed: the init is in the spare's cgroups.
+      if (!absl::StrContains(ReadText(absl::StrCat("/proc/", inits[0], "/cgroup")),
+                             "/quilt-spare-")) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+TEST_F(SpareTest, DaemonKeepsTwoSparesInTheirOwnCgroups) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  EXPECT_FALSE(SpareCgroups().empty());
+  EXPECT_THAT(ContainerCgroups(), ::testing::IsEmpty());
+}
+
+TEST_F(SpareTest, DefaultContainerStartsOnASpareWithItsOwnLimitsAndName) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  const std::vector<pid_t> spares = SpareMonitors();
+  v1::ContainerSpec spec = Spec({"sh", "-c", "hostname; cat /proc/1/cgroup; sleep 30"});
+  spec.set_hostname("onspare");
+  spec.mutable_resources()->set_memory_bytes(64 << 20);
+  spec.mutable_resources()->set_pids_max(50);
+  v1::Container c = Run(spec);
+  ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING) << c.message();
+  const pid_t monitor = ParentOf(c.pid());
+  EXPECT_THAT(spares, ::testing::Contains(monitor)) << "not started on a spare";
+  // Claimed, it reads as a cold monitor (recovery finds monitors by their command line).
+  EXPECT_FALSE(IsSpare(monitor));
+  const std::string cmdline = ReadText(absl::StrCat("/proc/", monitor, "/cmdline"));
+  EXPECT_TRUE(absl::StartsWith(cmdline, std::string("quilt-monitor\0", 14) + state_dir_ +
+                                            "/containers/" + c.id() + '\0'))
+      << cmdline;
+
+  // The spare's cgroups became the container's, with the container's limits.
+  const std::string cgroups = ReadText(absl::StrCat("/proc/", c.pid(), "/cgroup"));
+  EXPECT_THAT(cgroups, ::testing::HasSubstr("/quilt-" + c.id()));
+  EXPECT_THAT(cgroups, ::testing::Not(::testing::HasSubstr("quilt-spare-")));
+  EXPECT_EQ(ReadNumber(CgroupFileOf(c.pid(), "memory.limit_in_bytes")), 64 << 20);
+  EXPECT_EQ(ReadNumber(CgroupFileOf(c.pid(), "pids.max")), 50);
+  // The last line of /proc/1/cgroup is the v2 one.
+  ASSERT_TRUE(WaitForLog(c.id(), "0::/"));
+  EXPECT_THAT(Logs(c.id()), ::testing::StartsWith("onspare\n"));
+  // Its cgroup namespace is rooted at its own cgroup, as for a cold start.
+  EXPECT_THAT(Logs(c.id()), ::testing::HasSubstr("memory:/\n"));
+
+  // The pool refills while the container runs.
+  EXPECT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  EXPECT_EQ(Cli({"stop", "-t", "0", c.id()}).exit_code, 0);
+}
+
+TEST_F(SpareTest, ContainersASpareDoesNotFitStartCold) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  v1::ContainerSpec host_network = Spec({"sleep", "30"});
+  host_network.set_network(v1::NETWORK_MODE_HOST);
+  v1::ContainerSpec piped_stdin = Spec({"sleep", "30"});
+  piped_stdin.set_stdin_open(true);
+  v1::ContainerSpec bind_mount = Spec({"sleep", "30"});
+  v1::Mount* mount = bind_mount.add_mounts();
+  mount->set_source(dir_);
+  mount->set_destination("/host");
+  mount->set_read_only(true);
+  for (const v1::ContainerSpec& spec : {host_network, piped_stdin, bind_mount}) {
+    v1::Container c = Run(spec);
+    ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING) << c.message();
+    const pid_t monitor = ParentOf(c.pid());
+    EXPECT_FALSE(IsSpare(monitor)) << spec.ShortDebugString();
+    EXPECT_THAT(ReadText(absl::StrCat("/proc/", monitor, "/cmdline")),
+                ::testing::HasSubstr(c.id()));
+    EXPECT_EQ(Cli({"stop", "-t", "0", c.id()}).exit_code, 0);
+  }
+  EXPECT_EQ(SpareMonitors().size(), 2u) << "a cold start takes no spare";
+}
+
+TEST_F(SpareTest, KilledSparesAreReplacedAndStartsGoOn) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  const size_t cgroups_of_two = SpareCgroups().size();
+  const std::vector<pid_t> killed = SpareMonitors();
+  for (pid_t monitor : killed) ASSERT_EQ(kill(monitor, SIGKILL), 0);
+  for (int i = 0; i < 3; ++i) {
+    v1::Container done = WaitFor(Run(Spec({"true"})).id());
+    EXPECT_EQ(done.state(), v1::CONTAINER_STATE_EXITED) << done.message();
+    EXPECT_EQ(done.exit_code(), 0);
+  }
+  EXPECT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  for (pid_t monitor : killed) {
+    EXPECT_THAT(SpareMonitors(), ::testing::Not(::testing::Contains(monitor)));
+  }
+  // Nothing of the killed ones is left: the cgroups and dirs of two spares.
+  EXPECT_TRUE(Eventually([&] {
+    return SpareCgroups().size() == cgroups_of_two && SpareDirs().size() == 2;
+  })) << SpareCgroups().size() << " spare cgroups, " << SpareDirs().size() << " spare dirs";
+}
+
+TEST_F(SpareTest, SparesEndWithAKilledDaemonAndLeaveNothing) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  const std::vector<pid_t> spares = SpareMonitors();
+  KillDaemon();
+  // Their claim pipes closed with quiltd: each ends its init and removes its cgroups.
+  EXPECT_TRUE(Eventually([&] {
+    for (pid_t spare : spares) {
+      if (IsSpare(spare)) return false;
+    }
+    return SpareCgroups().empty();
+  }));
+  StartDaemon();
+  EXPECT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  EXPECT_EQ(SpareDirs().size(), 2u) << "the dead spares' dirs were not removed";
+  v1::Container done = WaitFor(Run(Spec({"true"})).id());
+  EXPECT_EQ(done.exit_code(), 0);
+}
+
+TEST_F(SpareTest, PrestartZeroKeepsNone) {
+  ASSERT_EQ(StopDaemon(), 0);
+  StartDaemon({"--prestart", "0"});
+  v1::Container c = Run(Spec({"sleep", "30"}));
+  ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING) << c.message();
+  EXPECT_FALSE(IsSpare(ParentOf(c.pid())));
+  EXPECT_THAT(SpareMonitors(), ::testing::IsEmpty());
+  EXPECT_THAT(SpareCgroups(), ::testing::IsEmpty());
+  EXPECT_EQ(Cli({"stop", "-t", "0", c.id()}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace quilt::testing
