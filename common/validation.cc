@@ -34,8 +34,6 @@ std::string NewContainerId() {
   return id;
 }
 
-namespace {
-
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -70,8 +68,6 @@ bool IsValidUtf8(absl::string_view s) {
   }
   return true;
 }
-
-}  // namespace
 
 absl::Status ValidateName(absl::string_view field, absl::string_view name) {
   auto bad = [&](absl::string_view why) {

@@ -14,6 +14,9 @@ bool IsValidId(absl::string_view id);
 // Generates a new random container id (64 lowercase hex characters from getrandom).
 std::string NewContainerId();
 
+// True when `s` is UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
+bool IsValidUtf8(absl::string_view s);
+
 // Fails with INVALID_ARGUMENT naming `field` unless `name` matches
 // [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}.
 absl::Status ValidateName(absl::string_view field, absl::string_view name);

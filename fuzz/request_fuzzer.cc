@@ -1,15 +1,20 @@
 // Fuzzes request validation: the first byte picks a request type, the rest is parsed as that
-// protobuf message and run through its validators. Besides crashes and sanitizer reports, it
-// aborts when a refusal is not INVALID_ARGUMENT or its message is unfit to return to a
+// protobuf message and run through its validators, or, when it does not parse, searched for
+// the string field that is not UTF-8 as quiltd does. Besides crashes and sanitizer reports,
+// it aborts when a refusal is not INVALID_ARGUMENT or its message is unfit to return to a
 // client (over 1 KiB, which would echo a huge input, or not valid UTF-8).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/validation.h"
 #include "google/protobuf/stubs/logging.h"
 #include "quilt/v1/quilt.pb.h"
+#include "quiltd/service/invalid_utf8_field.h"
 #include "quiltd/service/request_validation.h"
 
 namespace {
@@ -28,7 +33,13 @@ void Check(const absl::Status& status) {
 
 template <typename Message>
 bool Parse(Message& m, const uint8_t* data, size_t size) {
-  return m.ParseFromArray(data, static_cast<int>(size));
+  if (m.ParseFromArray(data, static_cast<int>(size))) return true;
+  const absl::string_view wire(reinterpret_cast<const char*>(data), size);
+  if (std::optional<std::string> field =
+          quilt::FindInvalidUtf8Field(*Message::descriptor(), wire)) {
+    Check(absl::InvalidArgumentError(absl::StrCat(*field, ": not valid UTF-8")));
+  }
+  return false;
 }
 
 }  // namespace

@@ -120,9 +120,9 @@ absl::Status Serve(const Flags& flags) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> checks;
   checks.push_back(std::make_unique<PeerCheckInterceptorFactory>(api_group));
   builder.experimental().SetInterceptorCreators(std::move(checks));
-  builder.RegisterService(&containers);
-  builder.RegisterService(&images);
-  builder.RegisterService(&system);
+  builder.RegisterService(containers.grpc_service());
+  builder.RegisterService(images.grpc_service());
+  builder.RegisterService(system.grpc_service());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   RefusingService refusal;
   grpc::ServerBuilder refusing_builder;

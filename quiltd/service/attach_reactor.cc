@@ -27,21 +27,24 @@ AttachReactor::AttachReactor(Runtime* runtime)
 void AttachReactor::OnReadDone(bool ok) {
   if (started_) {
     if (!ok) return input_.AddEnd();
-    if (request_.has_input()) return input_.Add(request_.input());
+    if (!request_.status.ok()) return input_.Refuse(request_.status);
+    if (request_.message.has_input()) return input_.Add(request_.message.input());
     return input_.Refuse(absl::InvalidArgumentError("ref: only the first message may be ref"));
   }
   started_ = true;
   absl::Status status;
   if (!ok) {
     status = absl::InvalidArgumentError("ref: the stream ended before its first message");
-  } else if (!request_.has_ref()) {
+  } else if (!request_.status.ok()) {
+    status = request_.status;
+  } else if (!request_.message.has_ref()) {
     status = absl::InvalidArgumentError("ref: the first message must be ref");
   } else {
-    status = ValidateRef(request_.ref());
+    status = ValidateRef(request_.message.ref());
   }
   if (status.ok() && !wake_fd_.valid()) status = absl::InternalError("attach: create eventfd");
   if (!status.ok()) return Finish(ToGrpcStatus(status));
-  thread_ = std::thread([this, ref = request_.ref()] { Run(ref); });
+  thread_ = std::thread([this, ref = request_.message.ref()] { Run(ref); });
 }
 
 void AttachReactor::Run(std::string ref) {

@@ -15,14 +15,17 @@
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/runtime/runtime.h"
 #include "quiltd/service/input_relay.h"
+#include "quiltd/service/parsed_request.h"
 
 namespace quilt {
 
-class AttachReactor final : public grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse> {
+class AttachReactor final
+    : public grpc::ServerBidiReactor<ParsedRequest<v1::AttachRequest>, v1::AttachResponse> {
  public:
   explicit AttachReactor(Runtime* runtime);
 
-  // The first completed read is the ref; later ones go to the InputRelay.
+  // The first completed read is the ref; later ones go to the InputRelay. A message that did
+  // not parse ends the stream with its status.
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -41,7 +44,7 @@ class AttachReactor final : public grpc::ServerBidiReactor<v1::AttachRequest, v1
 
   Runtime* runtime_;
   UniqueFd wake_fd_;
-  v1::AttachRequest request_;
+  ParsedRequest<v1::AttachRequest> request_;
   bool started_ = false;  // only used in OnReadDone, which gRPC never runs concurrently
   InputRelay input_;
   v1::AttachResponse response_;

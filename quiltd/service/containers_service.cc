@@ -30,6 +30,24 @@ bool Matches(const v1::ListRequest& request, const ContainerRecord& record) {
 
 }  // namespace
 
+ContainersService::ContainersService(Runtime* runtime, ThreadPool* pool)
+    : runtime_(runtime), pool_(pool) {
+  service_.Serve("Create", this, &ContainersService::Create);
+  service_.Serve("Start", this, &ContainersService::Start);
+  service_.Serve("Get", this, &ContainersService::Get);
+  service_.Serve("List", this, &ContainersService::List);
+  service_.Serve("Logs", this, &ContainersService::Logs);
+  service_.Serve("Wait", this, &ContainersService::Wait);
+  service_.Serve("Stop", this, &ContainersService::Stop);
+  service_.Serve("Kill", this, &ContainersService::Kill);
+  service_.Serve("Remove", this, &ContainersService::Remove);
+  service_.Serve("Stats", this, &ContainersService::Stats);
+  service_.Serve("Exec", this, &ContainersService::Exec);
+  service_.Serve("Attach", this, &ContainersService::Attach);
+  service_.Serve("CopyTo", this, &ContainersService::CopyTo);
+  service_.Serve("CopyFrom", this, &ContainersService::CopyFrom);
+}
+
 grpc::ServerUnaryReactor* ContainersService::Create(grpc::CallbackServerContext* context,
                                                     const v1::CreateRequest* request,
                                                     v1::CreateResponse* response) {
@@ -97,13 +115,13 @@ grpc::ServerWriteReactor<v1::LogsResponse>* ContainersService::Logs(
   return new LogsReactor(context, runtime_, *request);
 }
 
-grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* ContainersService::Exec(
+grpc::ServerBidiReactor<ParsedRequest<v1::ExecRequest>, v1::ExecResponse>* ContainersService::Exec(
     grpc::CallbackServerContext*) {
   return new ExecReactor(runtime_);
 }
 
-grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse>* ContainersService::Attach(
-    grpc::CallbackServerContext*) {
+grpc::ServerBidiReactor<ParsedRequest<v1::AttachRequest>, v1::AttachResponse>*
+ContainersService::Attach(grpc::CallbackServerContext*) {
   return new AttachReactor(runtime_);
 }
 
@@ -177,7 +195,7 @@ grpc::ServerUnaryReactor* ContainersService::Stats(grpc::CallbackServerContext* 
   });
 }
 
-grpc::ServerReadReactor<v1::CopyToRequest>* ContainersService::CopyTo(
+grpc::ServerReadReactor<ParsedRequest<v1::CopyToRequest>>* ContainersService::CopyTo(
     grpc::CallbackServerContext*, v1::CopyToResponse* response) {
   return new CopyToReactor(runtime_, response);
 }

@@ -1,57 +1,57 @@
 // quilt.v1.Containers over the callback API. Validates, hands work to the runtime on the
-// thread pool (never blocking a gRPC thread), maps statuses.
+// thread pool (never blocking a gRPC thread), maps statuses. Requests reach the handlers
+// through ParsedRequestService, which refuses the ones that do not parse.
 #pragma once
 
 #include "common/thread_pool.h"
 #include "quilt/v1/quilt.grpc.pb.h"
 #include "quiltd/runtime/runtime.h"
+#include "quiltd/service/parsed_request.h"
 
 namespace quilt {
 
-class ContainersService final : public v1::Containers::CallbackService {
+class ContainersService final {
  public:
-  ContainersService(Runtime* runtime, ThreadPool* pool) : runtime_(runtime), pool_(pool) {}
+  ContainersService(Runtime* runtime, ThreadPool* pool);
+  ContainersService(const ContainersService&) = delete;
+  ContainersService& operator=(const ContainersService&) = delete;
 
-  grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
-                                   const v1::CreateRequest* request,
-                                   v1::CreateResponse* response) override;
-  grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* context,
-                                  const v1::StartRequest* request,
-                                  v1::StartResponse* response) override;
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context, const v1::GetRequest* request,
-                                v1::GetResponse* response) override;
-  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
-                                 const v1::ListRequest* request,
-                                 v1::ListResponse* response) override;
-  grpc::ServerWriteReactor<v1::LogsResponse>* Logs(grpc::CallbackServerContext* context,
-                                                   const v1::LogsRequest* request) override;
-  grpc::ServerUnaryReactor* Wait(grpc::CallbackServerContext* context,
-                                 const v1::WaitRequest* request,
-                                 v1::WaitResponse* response) override;
-  grpc::ServerUnaryReactor* Stop(grpc::CallbackServerContext* context,
-                                 const v1::StopRequest* request,
-                                 v1::StopResponse* response) override;
-  grpc::ServerUnaryReactor* Kill(grpc::CallbackServerContext* context,
-                                 const v1::KillRequest* request,
-                                 v1::KillResponse* response) override;
-  grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* context,
-                                   const v1::RemoveRequest* request,
-                                   v1::RemoveResponse* response) override;
-  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
-                                  const v1::StatsRequest* request,
-                                  v1::StatsResponse* response) override;
-  grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* Exec(
-      grpc::CallbackServerContext* context) override;
-  grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse>* Attach(
-      grpc::CallbackServerContext* context) override;
-  grpc::ServerReadReactor<v1::CopyToRequest>* CopyTo(grpc::CallbackServerContext* context,
-                                                     v1::CopyToResponse* response) override;
-  grpc::ServerWriteReactor<v1::CopyFromResponse>* CopyFrom(
-      grpc::CallbackServerContext* context, const v1::CopyFromRequest* request) override;
+  // What to register with the grpc::ServerBuilder.
+  grpc::Service* grpc_service() { return &service_; }
 
  private:
+  grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
+                                   const v1::CreateRequest* request, v1::CreateResponse* response);
+  grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* context,
+                                  const v1::StartRequest* request, v1::StartResponse* response);
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context, const v1::GetRequest* request,
+                                v1::GetResponse* response);
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request, v1::ListResponse* response);
+  grpc::ServerWriteReactor<v1::LogsResponse>* Logs(grpc::CallbackServerContext* context,
+                                                   const v1::LogsRequest* request);
+  grpc::ServerUnaryReactor* Wait(grpc::CallbackServerContext* context,
+                                 const v1::WaitRequest* request, v1::WaitResponse* response);
+  grpc::ServerUnaryReactor* Stop(grpc::CallbackServerContext* context,
+                                 const v1::StopRequest* request, v1::StopResponse* response);
+  grpc::ServerUnaryReactor* Kill(grpc::CallbackServerContext* context,
+                                 const v1::KillRequest* request, v1::KillResponse* response);
+  grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* context,
+                                   const v1::RemoveRequest* request, v1::RemoveResponse* response);
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request, v1::StatsResponse* response);
+  grpc::ServerBidiReactor<ParsedRequest<v1::ExecRequest>, v1::ExecResponse>* Exec(
+      grpc::CallbackServerContext* context);
+  grpc::ServerBidiReactor<ParsedRequest<v1::AttachRequest>, v1::AttachResponse>* Attach(
+      grpc::CallbackServerContext* context);
+  grpc::ServerReadReactor<ParsedRequest<v1::CopyToRequest>>* CopyTo(
+      grpc::CallbackServerContext* context, v1::CopyToResponse* response);
+  grpc::ServerWriteReactor<v1::CopyFromResponse>* CopyFrom(grpc::CallbackServerContext* context,
+                                                           const v1::CopyFromRequest* request);
+
   Runtime* runtime_;
   ThreadPool* pool_;
+  ParsedRequestService<v1::Containers> service_;
 };
 
 }  // namespace quilt

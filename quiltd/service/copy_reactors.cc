@@ -32,17 +32,25 @@ CopyToReactor::CopyToReactor(Runtime* runtime, v1::CopyToResponse* response)
 
 void CopyToReactor::OnReadDone(bool ok) {
   bool never_started = false;
+  absl::Status refused_first;
   {
     absl::MutexLock lock(&mu_);
     if (!ok) {
       end_ = true;
       never_started = !started_;
+    } else if (!request_.status.ok()) {
+      // Refused before the copy began, the call ends here; later, NextChunk returns it.
+      if (started_) {
+        refused_ = request_.status;
+      } else {
+        refused_first = request_.status;
+      }
     } else {
-      chunk_ = std::move(*request_.mutable_data());
+      chunk_ = std::move(*request_.message.mutable_data());
       has_chunk_ = true;
       if (!started_) {
         started_ = true;
-        v1::CopyToRequest header = request_;
+        v1::CopyToRequest header = request_.message;
         thread_ =
             std::thread([this, header = std::move(header)]() mutable { Run(std::move(header)); });
       }
@@ -53,6 +61,7 @@ void CopyToReactor::OnReadDone(bool ok) {
     Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "ref: the stream ended before its first message"));
   }
+  if (!refused_first.ok()) Finish(ToGrpcStatus(refused_first));
 }
 
 absl::Status CopyToReactor::NextChunk(std::string* chunk) {
@@ -62,10 +71,11 @@ absl::Status CopyToReactor::NextChunk(std::string* chunk) {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](CopyToReactor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->has_chunk_ || self->end_ || self->cancelled_;
+            return self->has_chunk_ || self->end_ || self->cancelled_ || !self->refused_.ok();
           },
           this));
       if (cancelled_) return absl::CancelledError("copy: the client cancelled");
+      if (!refused_.ok()) return refused_;
       if (!has_chunk_) return absl::OkStatus();  // the end: an empty chunk
       *chunk = std::move(chunk_);
       has_chunk_ = false;

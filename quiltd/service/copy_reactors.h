@@ -14,13 +14,14 @@
 #include "absl/synchronization/mutex.h"
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/runtime/runtime.h"
+#include "quiltd/service/parsed_request.h"
 
 namespace quilt {
 
 // Reads CopyToRequest messages; the first one's header starts the extraction thread, which
 // pulls each message's data as libarchive asks for it and asks gRPC for the next one only
-// then.
-class CopyToReactor final : public grpc::ServerReadReactor<v1::CopyToRequest> {
+// then. A message that did not parse ends the copy with its status.
+class CopyToReactor final : public grpc::ServerReadReactor<ParsedRequest<v1::CopyToRequest>> {
  public:
   CopyToReactor(Runtime* runtime, v1::CopyToResponse* response);
 
@@ -35,7 +36,7 @@ class CopyToReactor final : public grpc::ServerReadReactor<v1::CopyToRequest> {
 
   Runtime* runtime_;
   v1::CopyToResponse* response_;
-  v1::CopyToRequest request_;
+  ParsedRequest<v1::CopyToRequest> request_;
   std::thread thread_;
 
   absl::Mutex mu_;
@@ -43,6 +44,7 @@ class CopyToReactor final : public grpc::ServerReadReactor<v1::CopyToRequest> {
   bool has_chunk_ ABSL_GUARDED_BY(mu_) = false;
   std::string chunk_ ABSL_GUARDED_BY(mu_);
   bool end_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status refused_ ABSL_GUARDED_BY(mu_);  // a later message did not parse
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -29,21 +29,24 @@ ExecReactor::ExecReactor(Runtime* runtime)
 void ExecReactor::OnReadDone(bool ok) {
   if (started_) {
     if (!ok) return input_.AddEnd();
-    if (request_.has_input()) return input_.Add(request_.input());
+    if (!request_.status.ok()) return input_.Refuse(request_.status);
+    if (request_.message.has_input()) return input_.Add(request_.message.input());
     return input_.Refuse(absl::InvalidArgumentError("start: only the first message may be start"));
   }
   started_ = true;
   absl::Status status;
   if (!ok) {
     status = absl::InvalidArgumentError("start: the stream ended before its start message");
-  } else if (!request_.has_start()) {
+  } else if (!request_.status.ok()) {
+    status = request_.status;
+  } else if (!request_.message.has_start()) {
     status = absl::InvalidArgumentError("start: the first message must be start");
   } else {
-    status = ValidateExecStart(request_.start());
+    status = ValidateExecStart(request_.message.start());
   }
   if (status.ok() && !wake_fd_.valid()) status = absl::InternalError("exec: create eventfd");
   if (!status.ok()) return Finish(ToGrpcStatus(status));
-  thread_ = std::thread([this, start = request_.start()] { Run(start); });
+  thread_ = std::thread([this, start = request_.message.start()] { Run(start); });
 }
 
 void ExecReactor::Run(v1::ExecStart start) {

@@ -17,14 +17,17 @@
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/runtime/runtime.h"
 #include "quiltd/service/input_relay.h"
+#include "quiltd/service/parsed_request.h"
 
 namespace quilt {
 
-class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse> {
+class ExecReactor final
+    : public grpc::ServerBidiReactor<ParsedRequest<v1::ExecRequest>, v1::ExecResponse> {
  public:
   explicit ExecReactor(Runtime* runtime);
 
-  // The first completed read is the start; later ones go to the InputRelay.
+  // The first completed read is the start; later ones go to the InputRelay. A message that
+  // did not parse ends the stream with its status.
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   // Makes the helper kill the command; the stream then ends as usual.
@@ -45,7 +48,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<v1::ExecRequest, v1::Ex
 
   Runtime* runtime_;
   UniqueFd wake_fd_;  // an eventfd the pump polls: input arrived, or the call was cancelled
-  v1::ExecRequest request_;
+  ParsedRequest<v1::ExecRequest> request_;
   bool started_ = false;  // only used in OnReadDone, which gRPC never runs concurrently
   InputRelay input_;
   absl::Status input_error_;  // pump thread only

@@ -10,6 +10,18 @@
 
 namespace quilt {
 
+ImagesService::ImagesService(Runtime* runtime, ThreadPool* pool) : runtime_(runtime), pool_(pool) {
+  service_.Serve("Import", this, &ImagesService::Import);
+  service_.Serve("ListImages", this, &ImagesService::ListImages);
+  service_.Serve("RemoveImage", this, &ImagesService::RemoveImage);
+  service_.Serve("PruneImages", this, &ImagesService::PruneImages);
+}
+
+SystemService::SystemService(Runtime* runtime) : runtime_(runtime) {
+  service_.Serve("Version", this, &SystemService::Version);
+  service_.Serve("Events", this, &SystemService::Events);
+}
+
 grpc::ServerUnaryReactor* ImagesService::Import(grpc::CallbackServerContext* context,
                                                 const v1::ImportRequest* request,
                                                 v1::ImportResponse* response) {
