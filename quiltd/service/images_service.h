@@ -14,6 +14,8 @@ class ImagesService final : public v1::Images::CallbackService {
   grpc::ServerUnaryReactor* Import(grpc::CallbackServerContext* context,
                                    const v1::ImportRequest* request,
                                    v1::ImportResponse* response) override;
+  grpc::ServerWriteReactor<v1::ImportWithProgressResponse>* ImportWithProgress(
+      grpc::CallbackServerContext* context, const v1::ImportRequest* request) override;
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const v1::ListImagesRequest* request,
                                        v1::ListImagesResponse* response) override;
