@@ -174,4 +174,9 @@ std::unique_ptr<grpc::ClientReader<quilt::v1::CopyFromResponse>> Client::CopyFro
   return containers_->CopyFrom(context, request);
 }
 
+std::unique_ptr<grpc::ClientReader<quilt::v1::ImportWithProgressResponse>>
+Client::ImportWithProgress(grpc::ClientContext* context, const quilt::v1::ImportRequest& request) {
+  return images_->ImportWithProgress(context, request);
+}
+
 }  // namespace quilt::cli

@@ -66,6 +66,10 @@ class Client {
   std::unique_ptr<grpc::ClientWriter<quilt::v1::CopyToRequest>> CopyTo(
       grpc::ClientContext* context, quilt::v1::CopyToResponse* response);
 
+  // Opens an ImportWithProgress stream on `context` (which must outlive the reader).
+  std::unique_ptr<grpc::ClientReader<quilt::v1::ImportWithProgressResponse>> ImportWithProgress(
+      grpc::ClientContext* context, const quilt::v1::ImportRequest& request);
+
   // Opens a CopyFrom stream on `context` (which must outlive the reader).
   std::unique_ptr<grpc::ClientReader<quilt::v1::CopyFromResponse>> CopyFrom(
       grpc::ClientContext* context, const quilt::v1::CopyFromRequest& request);

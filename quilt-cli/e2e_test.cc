@@ -305,6 +305,8 @@ TEST_F(CliEndToEndTest, ImageCommands) {
   Result imported = Cli({"image", "import", "rootfs.tar", "--name", "mine"});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_EQ(imported.out, "sha256:" + std::string(64, 'd') + "\n");
+  // stderr is a pipe: no progress line, no summary.
+  EXPECT_EQ(imported.err, "");
   EXPECT_THAT(server_->imported(),
               ElementsAre(std::filesystem::current_path().string() + "/rootfs.tar"));
   Result list = Cli({"image", "ls"});
@@ -318,6 +320,29 @@ TEST_F(CliEndToEndTest, ImageCommands) {
   Result removed = Cli({"image", "rm", "nothing"});
   EXPECT_EQ(removed.exit_code, 1);
   EXPECT_EQ(removed.err, "quilt-cli: no such image: nothing\n");
+}
+
+TEST_F(CliEndToEndTest, ImportFallsBackToUnaryAndKeepsStreamErrors) {
+  // A daemon without ImportWithProgress: the same import through Import.
+  Result old = Cli({"image", "import", "/x/old.tar"});
+  ASSERT_EQ(old.exit_code, 0) << old.err;
+  EXPECT_EQ(old.out, "sha256:" + std::string(64, 'd') + "\n");
+  EXPECT_EQ(old.err, "");
+  EXPECT_THAT(server_->imported(), ElementsAre("/x/old.tar"));
+  // A failure after some progress is reported as is, not retried.
+  Result bad = Cli({"image", "import", "/x/bad.tar"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_EQ(bad.err, "quilt-cli: import /x/bad.tar: not an archive\n");
+  EXPECT_THAT(server_->imported(), ElementsAre("/x/old.tar"));
+  // --json prints the ImportResponse as before.
+  Result json = Cli({"--json", "image", "import", "/x/new.tar"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.err, "");
+  nlohmann::json object = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(object.is_object()) << json.out;
+  EXPECT_EQ(object["unpacked"], true);
+  EXPECT_EQ(object["image"]["digest"], "sha256:" + std::string(64, 'd'));
 }
 
 TEST_F(CliEndToEndTest, VersionShowsBothSides) {

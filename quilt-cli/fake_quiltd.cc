@@ -244,6 +244,28 @@ grpc::Status FakeQuiltd::Import(grpc::ServerContext*, const quilt::v1::ImportReq
   return grpc::Status::OK;
 }
 
+grpc::Status FakeQuiltd::ImportWithProgress(
+    grpc::ServerContext* context, const quilt::v1::ImportRequest* request,
+    grpc::ServerWriter<quilt::v1::ImportWithProgressResponse>* writer) {
+  if (absl::EndsWith(request->path(), "old.tar")) {
+    return {grpc::StatusCode::UNIMPLEMENTED, "unknown method ImportWithProgress"};
+  }
+  quilt::v1::ImportWithProgressResponse message;
+  quilt::v1::ImportProgress* progress = message.mutable_progress();
+  progress->set_phase(quilt::v1::IMPORT_PHASE_UNPACKING);
+  progress->set_bytes_total(4'000'000);
+  writer->Write(message);
+  if (absl::EndsWith(request->path(), "bad.tar")) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "import " + request->path() + ": not an archive"};
+  }
+  progress->set_bytes_done(4'000'000);
+  writer->Write(message);
+  quilt::v1::ImportWithProgressResponse last;
+  grpc::Status status = Import(context, request, last.mutable_result());
+  if (status.ok()) writer->Write(last);
+  return status;
+}
+
 grpc::Status FakeQuiltd::ListImages(grpc::ServerContext*, const quilt::v1::ListImagesRequest*,
                                     quilt::v1::ListImagesResponse* response) {
   quilt::v1::Image* image = response->add_images();

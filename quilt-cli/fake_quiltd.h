@@ -58,6 +58,12 @@ class FakeQuiltd final : public quilt::v1::Containers::Service,
                       quilt::v1::RemoveResponse* response) override;
   grpc::Status Import(grpc::ServerContext* context, const quilt::v1::ImportRequest* request,
                       quilt::v1::ImportResponse* response) override;
+  // Sends two progress messages, then the result Import gives. A path ending in "old.tar"
+  // answers UNIMPLEMENTED (a daemon from before the call); one ending in "bad.tar" fails with
+  // INVALID_ARGUMENT after the first progress message.
+  grpc::Status ImportWithProgress(
+      grpc::ServerContext* context, const quilt::v1::ImportRequest* request,
+      grpc::ServerWriter<quilt::v1::ImportWithProgressResponse>* writer) override;
   grpc::Status ListImages(grpc::ServerContext* context, const quilt::v1::ListImagesRequest* request,
                           quilt::v1::ListImagesResponse* response) override;
   grpc::Status RemoveImage(grpc::ServerContext* context,

@@ -1,15 +1,22 @@
 // quilt-cli image import PATH [--name N] [--tag T] | image ls | image rm REF [-f]
-// | image prune [-a]: the image store.
+// | image prune [-a]: the image store. On a terminal, import shows its progress on one line of
+// stderr (progress_bar.h).
+#include <unistd.h>
+
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "quilt-cli/client.h"
 #include "quilt-cli/command.h"
+#include "quilt-cli/interrupt.h"
 #include "quilt-cli/output.h"
 #include "quilt-cli/parse.h"
+#include "quilt-cli/progress_bar.h"
 
 namespace quilt::cli {
 namespace {
@@ -25,14 +32,83 @@ struct RemoveImageOptions {
   bool force = false;
 };
 
+// How an ImportWithProgress call ended.
+struct StreamedImport {
+  grpc::Status status;
+  std::optional<quilt::v1::ImportResponse> result;
+  bool answered = false;    // the daemon sent at least one message
+  int64_t input_bytes = 0;  // of the first pass: the file or the layers (0: unknown)
+};
+
+// Runs the import over ImportWithProgress, drawing the progress line on `terminal` (a file
+// descriptor, or -1 for none). The watcher cancels the call on Ctrl-C.
+StreamedImport StreamImport(Client& client, const quilt::v1::ImportRequest& request,
+                            InterruptWatcher& watcher, int terminal) {
+  StreamedImport outcome;
+  grpc::ClientContext context;
+  watcher.Watch(&context);
+  std::optional<ImportProgressLine> line;
+  if (terminal >= 0) line.emplace(terminal);
+  auto reader = client.ImportWithProgress(&context, request);
+  quilt::v1::ImportWithProgressResponse message;
+  while (reader->Read(&message)) {
+    outcome.answered = true;
+    if (message.has_result()) {
+      outcome.result = message.result();
+    } else if (message.has_progress()) {
+      if (outcome.input_bytes == 0) outcome.input_bytes = message.progress().bytes_total();
+      if (line.has_value()) line->Update(message.progress(), absl::Now());
+    }
+  }
+  watcher.Watch(nullptr);
+  outcome.status = reader->Finish();
+  return outcome;  // the line is cleared as it goes out of scope, before anything is printed
+}
+
+// The line left on the terminal once the bar is gone: what the import did.
+std::string Summary(const StreamedImport& outcome, absl::Duration elapsed) {
+  if (!outcome.result->unpacked()) return "already in the store: nothing unpacked";
+  const double seconds = absl::ToDoubleSeconds(elapsed);
+  if (outcome.input_bytes <= 0 || seconds <= 0) {
+    return absl::StrFormat("imported in %.1fs", seconds);
+  }
+  return absl::StrFormat("imported %s in %.1fs (%.1f MB/s)",
+                         ProgressBytes(outcome.input_bytes, outcome.input_bytes), seconds,
+                         static_cast<double>(outcome.input_bytes) / seconds / 1e6);
+}
+
 int RunImport(const GlobalOptions& global, const ImportOptions& options) {
   quilt::v1::ImportRequest request;
   // The daemon opens the path itself, from its own working directory.
   request.set_path(AbsolutePath(options.path, CurrentDir()));
   request.set_name(options.name);
   request.set_tag(options.tag);
+  // The bar goes to stderr, and only to a terminal: piped or redirected, stderr stays clean.
+  const int terminal = ::isatty(STDERR_FILENO) ? STDERR_FILENO : -1;
+  // Before any gRPC thread exists (see InterruptWatcher): Ctrl-C cancels the call, which makes
+  // quiltd stop the import and leave its store as it was, and the bar is cleared on the way.
+  std::optional<InterruptWatcher> watcher(std::in_place);
   Client client(global.socket);
-  absl::StatusOr<quilt::v1::ImportResponse> response = client.Import(request);
+  const absl::Time started = absl::Now();
+  StreamedImport outcome = StreamImport(client, request, *watcher, terminal);
+  const int signal = watcher->signal();
+  // Restores the signal mask: from here on Ctrl-C ends quilt-cli as usual.
+  watcher.reset();
+  if (signal != 0) return ReportError(absl::CancelledError("import cancelled"), 128 + signal);
+  absl::StatusOr<quilt::v1::ImportResponse> response;
+  if (outcome.status.error_code() == grpc::StatusCode::UNIMPLEMENTED && !outcome.answered) {
+    // A quiltd from before ImportWithProgress: the same import, without progress.
+    response = client.Import(request);
+  } else if (!outcome.status.ok()) {
+    response = client.FailureStatus(outcome.status);
+  } else if (!outcome.result.has_value()) {
+    response = absl::InternalError("import: the stream ended without a result");
+  } else {
+    if (terminal >= 0) {
+      std::cerr << Summary(outcome, absl::Now() - started) << std::endl;
+    }
+    response = *std::move(outcome.result);
+  }
   if (!response.ok()) return ReportError(response.status());
   if (global.json) {
     PrintJson(std::cout, ProtoToJson(*response));

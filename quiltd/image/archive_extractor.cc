@@ -51,10 +51,11 @@ using ArchiveReader = std::unique_ptr<struct archive, ArchiveReadFree>;
 using ArchiveWriter = std::unique_ptr<struct archive, ArchiveWriteFree>;
 
 // Feeds libarchive from the file and SHA-256 from the same buffer, so the digest costs no
-// second read of the file.
+// second read of the file. Counts each chunk on the meter, if any.
 class HashingSource {
  public:
-  explicit HashingSource(UniqueFd fd) : fd_(std::move(fd)), buf_(kReadChunkBytes) {}
+  HashingSource(UniqueFd fd, ProgressMeter* meter)
+      : fd_(std::move(fd)), buf_(kReadChunkBytes), meter_(meter) {}
 
   absl::Status Init() {
     md_.reset(EVP_MD_CTX_new());
@@ -104,6 +105,7 @@ class HashingSource {
   // Non-OK when the last failure was the file read or the inflation bound (not the
   // archive's content).
   absl::Status FileError() const {
+    if (cancelled_) return absl::CancelledError("import cancelled");
     if (!limit_error_.ok()) return limit_error_;
     if (read_errno_ == 0) return absl::OkStatus();
     if (read_errno_ == -1) return absl::InternalError("hash archive: openssl failed");
@@ -136,6 +138,10 @@ class HashingSource {
       read_errno_ = -1;
       return -1;
     }
+    if (n > 0 && meter_ != nullptr && !meter_->Advance(n)) {
+      cancelled_ = true;
+      return -1;
+    }
     return n;
   }
 
@@ -143,16 +149,18 @@ class HashingSource {
   std::vector<char> buf_;
   std::unique_ptr<EVP_MD_CTX, DigestFree> md_;
   int read_errno_ = 0;
+  ProgressMeter* meter_;
+  bool cancelled_ = false;
   const ExtractResult* progress_ = nullptr;
   absl::Status limit_error_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
+absl::StatusOr<std::string> Sha256OfFile(const std::string& path, ProgressMeter* meter) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return ErrnoStatus("open archive");
-  HashingSource source(std::move(fd));
+  HashingSource source(std::move(fd), meter);
   QUILT_RETURN_IF_ERROR(source.Init());
   QUILT_RETURN_IF_ERROR(source.Drain());
   return source.FinishHex();
@@ -448,9 +456,10 @@ absl::StatusOr<UniqueFd> OpenArchiveFile(const std::string& path) {
 
 absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
                                              const std::string& dest_dir,
-                                             const ExtractLimits& limits, EntryFormat format) {
+                                             const ExtractLimits& limits, EntryFormat format,
+                                             ProgressMeter* meter) {
   QUILT_ASSIGN_OR_RETURN(UniqueFd fd, OpenArchiveFile(archive_path));
-  HashingSource source(std::move(fd));
+  HashingSource source(std::move(fd), meter);
   QUILT_RETURN_IF_ERROR(source.Init());
   QUILT_ASSIGN_OR_RETURN(ArchiveReader reader, NewReader());
   QUILT_ASSIGN_OR_RETURN(ArchiveWriter writer, NewWriter());

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "quiltd/image/progress_meter.h"
 
 namespace quilt {
 
@@ -42,7 +43,8 @@ struct ExtractResult {
 };
 
 // 64 lowercase hex digits of the SHA-256 of the file's bytes. NOT_FOUND when it is missing.
-absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
+// With a `meter`, every byte read is counted on it; CANCELLED once the meter is cancelled.
+absl::StatusOr<std::string> Sha256OfFile(const std::string& path, ProgressMeter* meter = nullptr);
 
 // Extracts the tar archive at `archive_path` (plain or gzip/xz/lzma/zstd/bzip2 compressed,
 // detected from content) into `dest_dir`, an existing directory given as an absolute path
@@ -59,11 +61,14 @@ absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
 // with no_new_privs, so they do nothing inside, and on the host they would be setuid-root
 // programs. Extended attributes, ACLs and file flags are never restored. Fails with
 // NOT_FOUND when the file is missing, INVALID_ARGUMENT when it is empty, not an archive or
-// truncated, RESOURCE_EXHAUSTED when the disk is full. On failure `dest_dir` may hold a
-// partial tree: the caller removes it.
+// truncated, RESOURCE_EXHAUSTED when the disk is full. With a `meter`, every byte of the file
+// read is counted on it (the whole file by the end), and a cancelled meter stops the
+// extraction with CANCELLED. On failure `dest_dir` may hold a partial tree: the caller
+// removes it.
 absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
                                              const std::string& dest_dir,
                                              const ExtractLimits& limits = {},
-                                             EntryFormat format = EntryFormat::kPlainTree);
+                                             EntryFormat format = EntryFormat::kPlainTree,
+                                             ProgressMeter* meter = nullptr);
 
 }  // namespace quilt

@@ -149,18 +149,48 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
   return names;
 }
 
+// The size of the regular file at `path`; 0 (unknown) when it cannot be told.
+int64_t FileBytes(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  return st.st_size;
+}
+
+// The size of each layer blob of the layout, 0 for one that cannot be opened: its error, if
+// it matters (the layer is not in the store yet), comes when it is unpacked.
+std::vector<int64_t> BlobBytes(int layout_fd, const std::vector<LayerBlob>& blobs) {
+  std::vector<int64_t> sizes;
+  sizes.reserve(blobs.size());
+  for (const LayerBlob& blob : blobs) {
+    absl::StatusOr<UniqueFd> fd = OpenBeneath(layout_fd, blob.path);
+    struct stat st;
+    const bool known = fd.ok() && ::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode);
+    sizes.push_back(known ? st.st_size : 0);
+  }
+  return sizes;
+}
+
+// The last check before an import is published: a cancelled one leaves the store as it was.
+absl::Status CheckNotCancelled(const ProgressMeter& meter) {
+  if (meter.cancelled()) return absl::CancelledError("import cancelled");
+  return absl::OkStatus();
+}
+
 // Extracts `path` into <tmp_dir>/rootfs and writes the record beside it, durably.
 absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& tmp_dir,
-                                   const std::string& name, const ExtractLimits& limits) {
+                                   const std::string& name, const ExtractLimits& limits,
+                                   ProgressMeter& meter) {
   const std::string rootfs = absl::StrCat(tmp_dir, "/rootfs");
   if (::mkdir(rootfs.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", rootfs));
-  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted, ExtractArchive(path, rootfs, limits));
+  QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted,
+                         ExtractArchive(path, rootfs, limits, EntryFormat::kPlainTree, &meter));
   ImageRecord record;
   record.digest = absl::StrCat(kDigestPrefix, extracted.sha256_hex);
   if (!name.empty()) record.names.push_back(name);
   record.size_bytes = extracted.size_bytes;
   record.created_at_ns = absl::GetCurrentTimeNanos();
   QUILT_RETURN_IF_ERROR(WriteRecord(tmp_dir, record));
+  meter.SetPhase(ImportPhase::kSyncing);
   QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
   return record;
 }
@@ -266,17 +296,19 @@ absl::Status ImageStore::LoadRecords() {
 }
 
 absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const std::string& name,
-                                                const std::string& tag) {
+                                                const std::string& tag, ProgressMeter* meter) {
+  ProgressMeter unwatched;
+  ProgressMeter& progress = meter != nullptr ? *meter : unwatched;
   const std::string context = absl::StrCat("import ", path);
   if (!name.empty()) QUILT_RETURN_IF_ERROR(Annotate(ValidateName("name", name), context));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    absl::StatusOr<ImportResult> imported = ImportLayout(path, name, tag);
+    absl::StatusOr<ImportResult> imported = ImportLayout(path, name, tag, progress);
     if (!imported.ok()) return Annotate(imported.status(), context);
     return imported;
   }
   if (IsImageArchive(path)) {
-    absl::StatusOr<ImportResult> imported = ImportImageArchive(path, name, tag);
+    absl::StatusOr<ImportResult> imported = ImportImageArchive(path, name, tag, progress);
     if (!imported.ok()) return Annotate(imported.status(), context);
     return imported;
   }
@@ -286,23 +318,27 @@ absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const s
                      ": a tag picks an image of an OCI or docker archive; this is a "
                      "rootfs tarball"));
   }
-  return ImportTarball(path, name);
+  return ImportTarball(path, name, progress);
 }
 
 absl::StatusOr<ImportResult> ImageStore::ImportImageArchive(const std::string& path,
                                                             const std::string& name,
-                                                            const std::string& tag) {
+                                                            const std::string& tag,
+                                                            ProgressMeter& meter) {
   QUILT_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir(images_dir_));
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   // The archive goes through the same checks as a rootfs; its blobs are then read from the
   // unpacked tree without following any link out of it.
-  QUILT_RETURN_IF_ERROR(ExtractArchive(path, tmp_dir, limits_).status());
-  return ImportLayout(tmp_dir, name, tag);
+  meter.StartPass(ImportPhase::kReadingArchive, FileBytes(path));
+  QUILT_RETURN_IF_ERROR(
+      ExtractArchive(path, tmp_dir, limits_, EntryFormat::kPlainTree, &meter).status());
+  return ImportLayout(tmp_dir, name, tag, meter);
 }
 
 absl::StatusOr<ImportResult> ImageStore::ImportLayout(const std::string& layout_dir,
                                                       const std::string& name,
-                                                      const std::string& tag) {
+                                                      const std::string& tag,
+                                                      ProgressMeter& meter) {
   UniqueFd layout(::open(layout_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!layout) return ErrnoStatus(absl::StrCat("open ", layout_dir));
   QUILT_ASSIGN_OR_RETURN(const ImageManifest manifest, ReadImageLayout(layout.get(), tag));
@@ -316,19 +352,29 @@ absl::StatusOr<ImportResult> ImageStore::ImportLayout(const std::string& layout_
   if (!name.empty()) record.names.push_back(name);
   record.created_at_ns = absl::GetCurrentTimeNanos();
   record.config = manifest.config;
+  const std::vector<int64_t> blob_bytes = BlobBytes(layout.get(), manifest.layers);
+  int64_t total_bytes = 0;
+  for (const int64_t bytes : blob_bytes) total_bytes += bytes;
   absl::MutexLock layers_lock(&layers_mu_);
   // Layers unpacked for an import that then fails belong to no image: drop them (runs
   // before the lock is released).
   absl::Cleanup collect = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { CollectLayers(); };
-  for (const LayerBlob& blob : manifest.layers) {
-    QUILT_ASSIGN_OR_RETURN(const int64_t size, EnsureLayer(layout.get(), blob));
+  meter.StartPass(ImportPhase::kUnpacking, total_bytes);
+  const int layer_count = static_cast<int>(manifest.layers.size());
+  for (int i = 0; i < layer_count; ++i) {
+    const LayerBlob& blob = manifest.layers[i];
+    meter.SetPhase(ImportPhase::kUnpacking, i + 1, layer_count);
+    QUILT_ASSIGN_OR_RETURN(const int64_t size,
+                           EnsureLayer(layout.get(), blob, blob_bytes[i], meter));
     record.size_bytes += size;
     record.layers.push_back(blob.sha256_hex);
   }
   QUILT_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir(images_dir_));
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   QUILT_RETURN_IF_ERROR(WriteRecord(tmp_dir, record));
+  meter.SetPhase(ImportPhase::kSyncing);
   QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
+  QUILT_RETURN_IF_ERROR(CheckNotCancelled(meter));
   bool unpacked = false;
   QUILT_ASSIGN_OR_RETURN(ImageRecord committed, Commit(tmp_dir, record, name, &unpacked));
   std::move(collect).Cancel();
@@ -338,9 +384,14 @@ absl::StatusOr<ImportResult> ImageStore::ImportLayout(const std::string& layout_
   return ImportResult{std::move(committed), unpacked};
 }
 
-absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& blob) {
+absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& blob,
+                                                int64_t blob_bytes, ProgressMeter& meter) {
   const std::string final_dir = LayerDir(LayersDir(), blob.sha256_hex);
-  if (absl::StatusOr<int64_t> size = LayerSize(final_dir); size.ok()) return *size;
+  if (absl::StatusOr<int64_t> size = LayerSize(final_dir); size.ok()) {
+    // Nothing to read: a cancellation shows at the next read or before publishing.
+    meter.Advance(blob_bytes);
+    return *size;
+  }
   const std::string context = absl::StrCat("layer ", blob.path);
   absl::StatusOr<UniqueFd> fd = OpenBeneath(layout_fd, blob.path);
   if (!fd.ok()) return Annotate(fd.status(), context);
@@ -349,8 +400,9 @@ absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& 
   const std::string diff = absl::StrCat(tmp_dir, "/diff");
   if (::mkdir(diff.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", diff));
   // The blob is read through its descriptor: the path was resolved once, beneath the layout.
+  const ProgressReading at = meter.reading();
   absl::StatusOr<ExtractResult> extracted = ExtractArchive(
-      absl::StrCat("/proc/self/fd/", fd->get()), diff, limits_, EntryFormat::kOciLayer);
+      absl::StrCat("/proc/self/fd/", fd->get()), diff, limits_, EntryFormat::kOciLayer, &meter);
   if (!extracted.ok()) return Annotate(extracted.status(), context);
   if (extracted->sha256_hex != blob.sha256_hex) {
     return absl::InvalidArgumentError(
@@ -360,6 +412,7 @@ absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& 
   QUILT_RETURN_IF_ERROR(
       WriteFileAtomically(absl::StrCat(tmp_dir, "/", kLayerRecordFile),
                           nlohmann::json({{"size_bytes", extracted->size_bytes}}).dump() + "\n"));
+  meter.SetPhase(ImportPhase::kSyncing, at.layer, at.layer_count);
   QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
   // A leftover incomplete directory of the same layer (a crash before layer.json) goes first.
   RemoveTreeOrWarn(final_dir);
@@ -390,10 +443,13 @@ void ImageStore::CollectLayers() {
 }
 
 absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
-                                                       const std::string& name) {
+                                                       const std::string& name,
+                                                       ProgressMeter& meter) {
   const std::string context = absl::StrCat("import ", path);
+  const int64_t file_bytes = FileBytes(path);
   // Hashing first (about 2 GB/s) keeps a repeated import from unpacking anything.
-  absl::StatusOr<std::string> hex = Sha256OfFile(path);
+  meter.StartPass(ImportPhase::kHashing, file_bytes);
+  absl::StatusOr<std::string> hex = Sha256OfFile(path, &meter);
   if (!hex.ok()) return Annotate(hex.status(), context);
   {
     absl::MutexLock lock(&mu_);
@@ -409,8 +465,10 @@ absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
   // large tree is slow).
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
   // Extraction runs without the lock: imports of different files proceed in parallel.
-  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name, limits_);
+  meter.StartPass(ImportPhase::kUnpacking, file_bytes);
+  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name, limits_, meter);
   if (!record.ok()) return Annotate(record.status(), context);
+  if (absl::Status live = CheckNotCancelled(meter); !live.ok()) return Annotate(live, context);
   bool unpacked = false;
   absl::StatusOr<ImageRecord> committed = Commit(tmp_dir, *record, name, &unpacked);
   if (!committed.ok()) return Annotate(committed.status(), context);

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "quiltd/image/archive_extractor.h"
 #include "quiltd/image/oci_image.h"
+#include "quiltd/image/progress_meter.h"
 
 namespace quilt {
 
@@ -63,8 +64,13 @@ class ImageStore {
   // an archive or image, a digest does not match, or it holds a hostile entry (absolute
   // path, "..", a link escaping the rootfs, a device node), RESOURCE_EXHAUSTED when the disk
   // is full or the archive is above a limit. On failure the store is unchanged.
+  // With a `meter`, the import reports its passes and phases on it (see progress_meter.h):
+  // a rootfs tarball is hashed, then unpacked and synced; an image archive is unpacked into
+  // a temporary directory first; an image's layers are unpacked and synced one by one, in
+  // one pass over all their blobs. A meter cancelled before the image is published fails the
+  // import with CANCELLED, leaving the store unchanged.
   absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name,
-                                      const std::string& tag = "");
+                                      const std::string& tag = "", ProgressMeter* meter = nullptr);
 
   // Finds an image by name, full digest ("sha256:<hex>" or "<hex>") or unique hex prefix.
   // NOT_FOUND when nothing matches; INVALID_ARGUMENT when a prefix is ambiguous.
@@ -85,16 +91,19 @@ class ImageStore {
   ImageStore(std::string images_dir, const ExtractLimits& limits);
   absl::Status LoadRecords();
 
-  absl::StatusOr<ImportResult> ImportTarball(const std::string& path, const std::string& name);
+  absl::StatusOr<ImportResult> ImportTarball(const std::string& path, const std::string& name,
+                                             ProgressMeter& meter);
   // Imports the image of the layout directory `layout_dir` (see oci_image.h).
   absl::StatusOr<ImportResult> ImportLayout(const std::string& layout_dir, const std::string& name,
-                                            const std::string& tag) ABSL_LOCKS_EXCLUDED(layers_mu_);
+                                            const std::string& tag, ProgressMeter& meter)
+      ABSL_LOCKS_EXCLUDED(layers_mu_);
   // Unpacks an image archive (oci-archive, docker save) into a temp dir and imports that.
   absl::StatusOr<ImportResult> ImportImageArchive(const std::string& path, const std::string& name,
-                                                  const std::string& tag);
+                                                  const std::string& tag, ProgressMeter& meter);
   // Makes sure layer `blob` of the layout `layout_fd` is unpacked in the store; returns the
-  // size of its files.
-  absl::StatusOr<int64_t> EnsureLayer(int layout_fd, const LayerBlob& blob)
+  // size of its files. A layer already there counts as `blob_bytes` read on the meter.
+  absl::StatusOr<int64_t> EnsureLayer(int layout_fd, const LayerBlob& blob, int64_t blob_bytes,
+                                      ProgressMeter& meter)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_);
   // Deletes layer directories that no image lists (and interrupted layer imports).
   void CollectLayers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(layers_mu_) ABSL_LOCKS_EXCLUDED(mu_);

@@ -724,8 +724,8 @@ bool Runtime::LogComplete(const std::string& id) const {
 }
 
 absl::StatusOr<ImportResult> Runtime::ImportImage(const std::string& path, const std::string& name,
-                                                  const std::string& tag) {
-  QUILT_ASSIGN_OR_RETURN(ImportResult result, images_->Import(path, name, tag));
+                                                  const std::string& tag, ProgressMeter* meter) {
+  QUILT_ASSIGN_OR_RETURN(ImportResult result, images_->Import(path, name, tag, meter));
   RecordEvents({ImageEvent(EventType::kImageImported, result.image)});
   return result;
 }

@@ -133,9 +133,10 @@ class Runtime {
   bool LogComplete(const std::string& id) const;
   LogWatcher& log_watcher() { return *log_watcher_; }
 
-  // Imports an image (see ImageStore::Import).
+  // Imports an image (see ImageStore::Import; `meter`, if given, follows it) and records the
+  // image_imported event.
   absl::StatusOr<ImportResult> ImportImage(const std::string& path, const std::string& name,
-                                           const std::string& tag);
+                                           const std::string& tag, ProgressMeter* meter = nullptr);
   std::vector<ImageRecord> ListImages() const;
   // Returns the removed digest. FAILED_PRECONDITION while a container uses it, unless `force`.
   absl::StatusOr<std::string> RemoveImage(const std::string& ref, bool force);

@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "quiltd/service/events_reactor.h"
+#include "quiltd/service/import_reactor.h"
 #include "quiltd/service/proto_conversion.h"
 #include "quiltd/service/request_validation.h"
 #include "quiltd/service/unary.h"
@@ -12,6 +13,7 @@ namespace quilt {
 
 ImagesService::ImagesService(Runtime* runtime, ThreadPool* pool) : runtime_(runtime), pool_(pool) {
   service_.Serve("Import", this, &ImagesService::Import);
+  service_.Serve("ImportWithProgress", this, &ImagesService::ImportWithProgress);
   service_.Serve("ListImages", this, &ImagesService::ListImages);
   service_.Serve("RemoveImage", this, &ImagesService::RemoveImage);
   service_.Serve("PruneImages", this, &ImagesService::PruneImages);
@@ -25,17 +27,15 @@ SystemService::SystemService(Runtime* runtime) : runtime_(runtime) {
 grpc::ServerUnaryReactor* ImagesService::Import(grpc::CallbackServerContext* context,
                                                 const v1::ImportRequest* request,
                                                 v1::ImportResponse* response) {
-  if (absl::Status valid = ValidateImportRequest(*request); !valid.ok()) {
-    return FinishNow(context, valid);
-  }
   return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
-    QUILT_RETURN_IF_ERROR(CheckImportFile(request->path()));
-    QUILT_ASSIGN_OR_RETURN(ImportResult result,
-                           runtime_->ImportImage(request->path(), request->name(), request->tag()));
-    *response->mutable_image() = ToProto(result.image);
-    response->set_unpacked(result.unpacked);
+    QUILT_ASSIGN_OR_RETURN(*response, ImportFromRequest(runtime_, *request, /*meter=*/nullptr));
     return absl::OkStatus();
   });
+}
+
+grpc::ServerWriteReactor<v1::ImportWithProgressResponse>* ImagesService::ImportWithProgress(
+    grpc::CallbackServerContext*, const v1::ImportRequest* request) {
+  return new ImportReactor(runtime_, pool_, *request);
 }
 
 grpc::ServerUnaryReactor* ImagesService::ListImages(grpc::CallbackServerContext* context,

@@ -21,6 +21,8 @@ class ImagesService final {
  private:
   grpc::ServerUnaryReactor* Import(grpc::CallbackServerContext* context,
                                    const v1::ImportRequest* request, v1::ImportResponse* response);
+  grpc::ServerWriteReactor<v1::ImportWithProgressResponse>* ImportWithProgress(
+      grpc::CallbackServerContext* context, const v1::ImportRequest* request);
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const v1::ListImagesRequest* request,
                                        v1::ListImagesResponse* response);
