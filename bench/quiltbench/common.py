@@ -106,6 +106,32 @@ def ppid(pid):
     return read_kv(f"/proc/{pid}/status")["PPid"]
 
 
+def read_text(path):
+    """The file's text, or "" when it is gone (a process that ended)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def cmdline(pid):
+    """The raw /proc/<pid>/cmdline (NUL-separated), or b"" when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (from /proc/<pid>/task/*/children)."""
+    children = []
+    for task in os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else []:
+        children += [int(c) for c in read_text(f"/proc/{pid}/task/{task}/children").split()]
+    return children
+
+
 def own_cgroups():
     """{controller mount dir name: our cgroup path} for every v1 hierarchy we are in."""
     result = {}

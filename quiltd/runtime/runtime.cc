@@ -323,11 +323,13 @@ absl::StatusOr<ContainerRecord> Runtime::Start(const std::string& ref) {
   UniqueFd start_pipe;
   QUILT_ASSIGN_OR_RETURN(std::optional<LaunchedMonitor> monitor,
                          StartOnSpare(record, spec, limits, &start_pipe));
-  if (!monitor.has_value()) {
+  const bool on_spare = monitor.has_value();
+  if (!on_spare) {
     QUILT_ASSIGN_OR_RETURN(monitor, SpawnMonitor(record, spec, limits, &start_pipe));
   }
 
   const StartReport report = MonitorLauncher::AwaitReport(start_pipe);
+  if (on_spare) spares_->Replenish();
   if (report.kind == StartReport::kRunning) {
     record.init_pid = report.init_pid;
     return FinishRunningStart(std::move(record), *std::move(monitor));

@@ -26,6 +26,10 @@ namespace {
 
 // How long a dismissed spare gets to end by itself before it is killed.
 constexpr int kDismissTimeoutMs = 5000;
+// Spares are made once the pool was not used for this long: on a machine of two cores,
+// making one while a client still works with the container it just started (its output,
+// its end, its removal) slowed that client down.
+constexpr absl::Duration kQuietBeforeRefill = absl::Milliseconds(10);
 
 bool Exited(const LaunchedMonitor& monitor) {
   pollfd p{monitor.pidfd.get(), POLLIN, 0};
@@ -79,7 +83,11 @@ std::optional<Spare> SparePool::Take() {
     Spare spare = std::move(ready_.front());
     ready_.pop_front();
     // One that died meanwhile (killed by someone) is cleaned up by the filler.
-    if (!Exited(spare.monitor)) return spare;
+    if (!Exited(spare.monitor)) {
+      ++taken_;
+      last_use_ = absl::Now();
+      return spare;
+    }
     dismissed_.push_back(std::move(spare));
   }
   return std::nullopt;
@@ -104,14 +112,21 @@ absl::Status SparePool::Claim(Spare& spare, const std::string& bundle_dir) {
   return absl::OkStatus();
 }
 
+void SparePool::Replenish() {
+  absl::MutexLock lock(&mu_);
+  --taken_;
+  last_use_ = absl::Now();
+}
+
 void SparePool::Dismiss(Spare spare) {
   spare.claim_pipe.Reset();
   absl::MutexLock lock(&mu_);
+  --taken_;
   dismissed_.push_back(std::move(spare));
 }
 
 bool SparePool::HasWork() const {
-  return stopping_ || !dismissed_.empty() || static_cast<int>(ready_.size()) < size_;
+  return stopping_ || !dismissed_.empty() || static_cast<int>(ready_.size()) + taken_ < size_;
 }
 
 bool SparePool::FullOrFailing() const {
@@ -132,7 +147,11 @@ void SparePool::Fill() {
       mu_.Await(absl::Condition(this, &SparePool::HasWork));
       if (stopping_) return;
       dismissed.swap(dismissed_);
-      make = static_cast<int>(ready_.size()) < size_;
+      make = static_cast<int>(ready_.size()) + taken_ < size_;
+      for (absl::Duration quiet; make && (quiet = last_use_ + kQuietBeforeRefill - absl::Now()) >
+                                            absl::ZeroDuration();) {
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), quiet)) return;
+      }
     }
     for (Spare& spare : dismissed) Reap(std::move(spare));
     if (!make) continue;

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/unique_fd.h"
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/cgroup/cgroup_manager.h"
@@ -53,8 +54,12 @@ class SparePool {
   // Whether a container of `spec` (as created: userns resolved) can start on a spare.
   static bool Fits(const v1::ContainerSpec& spec);
 
-  // A ready spare, or nothing when none is (the caller starts a monitor itself).
+  // A ready spare, or nothing when none is (the caller starts a monitor itself). Its
+  // replacement is made once the caller calls Replenish or Dismiss.
   std::optional<Spare> Take();
+
+  // Lets the pool replace a taken spare, once the spare's container runs (or failed).
+  void Replenish();
 
   // Hands the spare its container: `bundle_dir` must hold the container's config.json and
   // the spare's cgroups must be the container's (CgroupManager::AdoptSpare). The spare is
@@ -62,7 +67,7 @@ class SparePool {
   // pipe is closed either way), and with it the start.
   absl::Status Claim(Spare& spare, const std::string& bundle_dir);
 
-  // Gives back a taken spare that will not be claimed; it is ended and cleaned up.
+  // Gives back a taken spare that will not be claimed; it is ended, cleaned up and replaced.
   void Dismiss(Spare spare);
 
   // Blocks until `size` spares are ready or making one failed (for tests and benchmarks).
@@ -90,6 +95,8 @@ class SparePool {
   absl::Mutex mu_;
   std::deque<Spare> ready_ ABSL_GUARDED_BY(mu_);
   std::vector<Spare> dismissed_ ABSL_GUARDED_BY(mu_);
+  int taken_ ABSL_GUARDED_BY(mu_) = 0;  // taken and not yet replenished or dismissed
+  absl::Time last_use_ ABSL_GUARDED_BY(mu_);  // the last Take or Replenish
   int failures_ ABSL_GUARDED_BY(mu_) = 0;  // consecutive failures to make a spare
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread filler_;

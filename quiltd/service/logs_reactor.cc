@@ -76,17 +76,23 @@ void LogsReactor::SendNext() {
     return;
   }
   if (complete || !request_.follow()) return FinishOnce(grpc::Status::OK);
-  absl::MutexLock lock(&mu_);
-  if (finished_) return;
-  // Held across registration so the callback cannot run before the handle is stored.
-  wait_handle_ = runtime_->log_watcher().WaitForChange(path_, [this] {
-    {
-      absl::MutexLock inner(&mu_);
-      if (finished_) return;
-      wait_handle_ = 0;
-    }
-    SendNext();
-  });
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    // Held across registration so the callback cannot run before the handle is stored.
+    wait_handle_ = runtime_->log_watcher().WaitForChange(path_, [this] {
+      {
+        absl::MutexLock inner(&mu_);
+        if (finished_) return;
+        wait_handle_ = 0;
+      }
+      SendNext();
+    });
+  }
+  // The container may have finished between the LogComplete read above and the
+  // registration: its Notify found no waiter then, and no file event follows. Notify again
+  // (the waiter runs once either way), or this stream would wait for the fallback timer.
+  if (runtime_->LogComplete(id_)) runtime_->log_watcher().Notify(path_);
 }
 
 void LogsReactor::OnWriteDone(bool ok) {
