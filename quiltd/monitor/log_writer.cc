@@ -93,8 +93,9 @@ bool LogWriter::WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* da
   uint8_t encoded[kLogHeaderSize];
   EncodeLogHeader(header, encoded);
 
-  // The monitor is the only writer, so the end of the file is where this record starts.
-  const off_t start = lseek(fd_.get(), 0, SEEK_END);
+  // The monitor is the only writer, so the end of the file, which size_ tracks, is where
+  // this record starts (no lseek: one syscall less per record).
+  const off_t start = static_cast<off_t>(size_);
   iovec iov[2] = {{encoded, kLogHeaderSize}, {const_cast<uint8_t*>(data), size}};
   if (WriteAll(iov, 2)) return true;
   // A cut record would read as one still being written and stall every reader at it for
