@@ -48,6 +48,9 @@ class AttachServer {
   // Handles the poll result for the entries AddPollFds added, starting at `first`.
   // `close_stdin` is set when a client asked to close the workload's stdin.
   void Handle(const std::vector<pollfd>& fds, size_t first, bool* close_stdin);
+  // Whether output must go through Broadcast (the socket is open: clients, or a backlog
+  // kept for the first one).
+  bool listening() const { return listener_.valid(); }
   // Sends output to every client (or keeps it for the first one).
   void Broadcast(uint8_t stream, const uint8_t* data, size_t size);
   // Disconnects every client and removes the socket.

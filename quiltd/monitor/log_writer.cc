@@ -13,7 +13,9 @@
 namespace quilt {
 namespace {
 
-constexpr int kOpenFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
+// Not O_APPEND: splice(2) refuses such a file. The monitor is the only writer and writes at
+// the size it tracks.
+constexpr int kOpenFlags = O_WRONLY | O_CREAT | O_CLOEXEC;
 
 std::string RotatedName(const std::string& path, int index) {
   return path + "." + std::to_string(index);
@@ -78,11 +80,42 @@ bool LogWriter::FlushDropMarker() {
   return true;
 }
 
-bool LogWriter::WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size) {
+bool LogWriter::AppendFromPipe(LogStreamId stream, uint8_t flags, int pipe_fd, size_t size) {
+  const off_t start = static_cast<off_t>(size_);
+  if (FlushDropMarker()) {
+    uint8_t header[kLogHeaderSize];
+    StartRecord(stream, flags, size, header);
+    iovec iov = {header, kLogHeaderSize};
+    size_t moved = 0;
+    if (WriteAll(&iov, 1)) {
+      while (moved < size) {
+        loff_t at = static_cast<loff_t>(size_);
+        ssize_t n = splice(pipe_fd, nullptr, fd_.get(), &at, size - moved, SPLICE_F_MOVE);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        moved += static_cast<size_t>(n);
+        size_ += n;
+      }
+      if (moved == size) return true;
+    }
+    // What was moved is out of the pipe: dropped with the record. The rest stays in the
+    // pipe for the caller to read (and drop, while the disk is full).
+    const int err = errno == 0 ? EIO : errno;
+    if (ftruncate(fd_.get(), start) == 0) size_ = start;
+    if (moved > 0) {
+      dropped_bytes_ += moved;
+      ++dropped_records_;
+    }
+    errno = err;
+  }
+  return false;
+}
+
+void LogWriter::StartRecord(LogStreamId stream, uint8_t flags, size_t size,
+                            uint8_t encoded[kLogHeaderSize]) {
   // Rotating also frees the oldest file, which is what a full disk needs most.
   const int64_t record_size = static_cast<int64_t>(kLogHeaderSize + size);
   if (limits_.max_bytes > 0 && size_ > 0 && size_ + record_size > limits_.max_bytes) Rotate();
-
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   LogRecordHeader header;
@@ -90,18 +123,21 @@ bool LogWriter::WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* da
   header.stream = static_cast<uint8_t>(stream);
   header.flags = flags;
   header.time_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-  uint8_t encoded[kLogHeaderSize];
   EncodeLogHeader(header, encoded);
+}
 
+bool LogWriter::WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size) {
+  uint8_t header[kLogHeaderSize];
+  StartRecord(stream, flags, size, header);
   // The monitor is the only writer, so the end of the file, which size_ tracks, is where
-  // this record starts (no lseek: one syscall less per record).
+  // this record starts.
   const off_t start = static_cast<off_t>(size_);
-  iovec iov[2] = {{encoded, kLogHeaderSize}, {const_cast<uint8_t*>(data), size}};
+  iovec iov[2] = {{header, kLogHeaderSize}, {const_cast<uint8_t*>(data), size}};
   if (WriteAll(iov, 2)) return true;
   // A cut record would read as one still being written and stall every reader at it for
   // good: take the part that was written back out.
   const int err = errno;
-  if (start >= 0 && ftruncate(fd_.get(), start) == 0) size_ = start;
+  if (ftruncate(fd_.get(), start) == 0) size_ = start;
   errno = err;
   return false;
 }
@@ -110,7 +146,7 @@ bool LogWriter::WriteAll(iovec* next, int count) {
   // One writev normally writes the whole record; loop on short writes (signals, a nearly
   // full disk) so a record is never left half written while bytes can still be written.
   while (count > 0) {
-    ssize_t n = writev(fd_.get(), next, count);
+    ssize_t n = pwritev(fd_.get(), next, count, static_cast<off_t>(size_));
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;

@@ -36,6 +36,12 @@ class LogWriter {
   // dropped; the file then holds no part of it.
   bool Append(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size);
 
+  // Appends one record of the next `size` bytes (1..kLogMaxPayload) waiting in the pipe
+  // `pipe_fd`, moved into the file by the kernel (splice) rather than copied through the
+  // monitor. Returns false with errno set when the record was dropped: bytes already
+  // moved count as dropped, the rest stays in the pipe.
+  bool AppendFromPipe(LogStreamId stream, uint8_t flags, int pipe_fd, size_t size);
+
   // Writes the drop marker if output was dropped and not yet reported. Returns false while
   // it cannot be written.
   bool FlushDropMarker();
@@ -50,10 +56,13 @@ class LogWriter {
   // Shifts the files up by one name and starts an empty <log>. On failure, writing goes on
   // to the current file (and rotation is tried again at the next record).
   void Rotate();
+  // Rotates if the record of `size` bytes is due to, and encodes its header.
+  void StartRecord(LogStreamId stream, uint8_t flags, size_t size,
+                   uint8_t encoded[kLogHeaderSize]);
   // Writes one whole record, rotating first if it is due, or, on failure, truncates the
   // file back to where it was.
   bool WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size);
-  // Writes every byte of the iovecs, retrying short writes and EINTR.
+  // Writes every byte of the iovecs at the end of the file, retrying short writes and EINTR.
   bool WriteAll(iovec* iov, int count);
 
   std::string path_;

@@ -1,6 +1,7 @@
 #include "quiltd/monitor/log_writer.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,83 @@ TEST(LogWriterTest, DropMarkerAndRotationKeepWholeRecords) {
   unlink((path + ".1").c_str());
   unlink(path.c_str());
   rmdir(dir);
+}
+
+// A pipe holding `size` bytes of a repeating pattern (the pipe is made large enough).
+struct FilledPipe {
+  explicit FilledPipe(size_t size) {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    read_end.Reset(fds[0]);
+    write_end.Reset(fds[1]);
+    EXPECT_GE(fcntl(fds[1], F_SETPIPE_SZ, 1 << 20), static_cast<int>(size));
+    for (size_t i = 0; i < size; ++i) data.push_back(static_cast<char>('a' + i % 26));
+    EXPECT_EQ(write(fds[1], data.data(), size), static_cast<ssize_t>(size));
+  }
+  int Waiting() const {
+    int n = -1;
+    EXPECT_EQ(ioctl(read_end.get(), FIONREAD, &n), 0);
+    return n;
+  }
+  UniqueFd read_end;
+  UniqueFd write_end;
+  std::string data;
+};
+
+TEST(LogWriterTest, SplicedRecordHoldsExactlyThePipesBytes) {
+  char path[] = "/tmp/log-writer-test-XXXXXX";
+  UniqueFd created(mkstemp(path));
+  ASSERT_TRUE(created.valid());
+  std::optional<LogWriter> opened = LogWriter::Open(path, LogLimits{});
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(Append(*opened, "before\n"));
+  FilledPipe pipe(40000);
+  ASSERT_TRUE(opened->AppendFromPipe(LogStreamId::kStderr, 0, pipe.read_end.get(), 40000));
+  ASSERT_TRUE(Append(*opened, "after\n"));
+  EXPECT_EQ(pipe.Waiting(), 0);
+  std::vector<Record> records = ReadRecords(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].data, "before\n");
+  EXPECT_EQ(records[1].stream, LogStreamId::kStderr);
+  EXPECT_TRUE(records[1].data == pipe.data) << "spliced payload differs";
+  EXPECT_EQ(records[2].data, "after\n");
+  unlink(path);
+}
+
+// A write failing halfway through a splice (a full disk): what left the pipe is dropped and
+// counted, the file keeps whole records only, and the rest waits in the pipe.
+TEST(LogWriterTest, FailedSpliceDropsWhatItMovedAndLeavesTheRest) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  char path[] = "/tmp/log-writer-test-XXXXXX";
+  UniqueFd created(mkstemp(path));
+  ASSERT_TRUE(created.valid());
+  std::optional<LogWriter> opened = LogWriter::Open(path, LogLimits{});
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(Append(*opened, "one\n"));
+  struct stat st {};
+  ASSERT_EQ(stat(path, &st), 0);
+  FilledPipe pipe(20000);
+
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const rlimit small = {static_cast<rlim_t>(st.st_size) + kLogHeaderSize + 4096, old.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  EXPECT_FALSE(opened->AppendFromPipe(LogStreamId::kStdout, 0, pipe.read_end.get(), 20000));
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+
+  struct stat after {};
+  ASSERT_EQ(stat(path, &after), 0);
+  EXPECT_EQ(after.st_size, st.st_size) << "a dropped record left bytes behind";
+  const uint64_t dropped = opened->dropped_bytes();
+  EXPECT_GT(dropped, 0u);
+  EXPECT_EQ(dropped + static_cast<uint64_t>(pipe.Waiting()), 20000u);
+  ASSERT_TRUE(Append(*opened, "two\n"));
+  std::vector<Record> records = ReadRecords(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[1].stream, LogStreamId::kStderr);
+  EXPECT_EQ(records[1].data, DropMarker(dropped, 1));
+  EXPECT_EQ(records[2].data, "two\n");
+  unlink(path);
 }
 
 TEST(LogWriterTest, FullDeviceNeverCrashesAndCounts) {

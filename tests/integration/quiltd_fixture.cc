@@ -18,7 +18,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/fs.h"
+#include "tests/integration/process_probe.h"
 
 extern char** environ;
 
@@ -288,6 +290,33 @@ std::vector<std::string> QuiltdTest::ContainerCgroups() const {
 }
 
 std::vector<std::string> QuiltdTest::SpareCgroups() const { return CgroupsNamed("quilt-spare-"); }
+
+std::vector<pid_t> QuiltdTest::SpareMonitors() const {
+  std::vector<pid_t> found;
+  for (pid_t child : ChildrenOf(daemon_pid_)) {
+    if (IsSpare(child)) found.push_back(child);
+  }
+  return found;
+}
+
+size_t QuiltdTest::ReadySpares() const {
+  size_t ready = 0;
+  for (pid_t monitor : SpareMonitors()) {
+    const std::vector<pid_t> inits = ChildrenOf(monitor);
+    if (inits.size() == 1 &&
+        absl::StrContains(ReadAll(absl::StrCat("/proc/", inits[0], "/cgroup")), "/quilt-spare-")) {
+      ++ready;
+    }
+  }
+  return ready;
+}
+
+void QuiltdTest::AwaitSpares(size_t count) const {
+  if (CgroupFileOf(getpid(), "memory.limit_in_bytes").empty()) return;  // v2: none
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (ReadySpares() < count && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(ReadySpares(), count) << "quiltd did not make its spares";
+}
 
 std::vector<std::string> QuiltdTest::CgroupsNamed(const std::string& prefix) const {
   std::vector<std::string> found;

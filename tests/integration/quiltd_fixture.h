@@ -56,6 +56,13 @@ class QuiltdTest : public ::testing::Test {
   std::vector<std::string> ContainerCgroups() const;
   // Directories of the cgroups of quiltd's spares ("quilt-spare-<name>", spare_pool.h).
   std::vector<std::string> SpareCgroups() const;
+  // The daemon's spare monitors (prestarted containers, spare_pool.h), ready or being made.
+  std::vector<pid_t> SpareMonitors() const;
+  // How many of them are ready: their init sits in the spare's cgroups.
+  size_t ReadySpares() const;
+  // Waits (up to 10 s) until the daemon holds `count` ready spares, where it makes any (v1
+  // cgroups): counts of its fds or processes then do not depend on one being made.
+  void AwaitSpares(size_t count = 2) const;
   std::string MountTable() const;
   // The path of a controller file ("pids.max", "memory.max", ...) in the cgroup of `pid`: in
   // the v1 hierarchy of that controller when it has one, else in the v2 hierarchy; empty

@@ -60,14 +60,7 @@ class SpareTest : public QuiltdTest {
     }
   }
 
-  // The spare monitors of this test's daemon (their inits are their children).
-  std::vector<pid_t> SpareMonitors() const {
-    std::vector<pid_t> found;
-    for (pid_t child : ChildrenOf(daemon_pid_)) {
-      if (IsSpare(child)) found.push_back(child);
-    }
-    return found;
-  }
+  bool TwoSparesReady() const { return SpareMonitors().size() == 2 && ReadySpares() == 2; }
 
   // Entries of <state>/spares (one per spare quiltd holds).
   std::vector<std::string> SpareDirs() const {
@@ -79,21 +72,6 @@ class SpareTest : public QuiltdTest {
       closedir(d);
     }
     return names;
-  }
-
-  bool TwoSparesReady() const {
-    const std::vector<pid_t> monitors = SpareMonitors();
-    if (monitors.size() != 2) return false;
-    for (pid_t monitor : monitors) {
-      const std::vector<pid_t> inits = ChildrenOf(monitor);
-      if (inits.size() != 1) return false;
-      // Ready means placed: the init is in the spare's cgroups.
-      if (!absl::StrContains(ReadText(absl::StrCat("/proc/", inits[0], "/cgroup")),
-                             "/quilt-spare-")) {
-        return false;
-      }
-    }
-    return true;
   }
 };
 
