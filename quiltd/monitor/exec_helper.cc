@@ -45,6 +45,11 @@ int Fail(int error, const char* message) {
   return 1;
 }
 
+bool Failed(int error, const char* message) {
+  Fail(error, message);
+  return false;
+}
+
 bool WriteFile(const std::string& path, const std::string& text) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
   return fd.valid() &&
@@ -63,28 +68,6 @@ int JoinCgroup(const MonitorConfig& config) {
       return Fail(error, ("join cgroup " + procs).c_str());
     }
   }
-  return 0;
-}
-
-// setns(CLONE_NEWNS) leaves the caller at the namespace's original root, not at the root the
-// init pivoted into; the init's /proc/<pid>/root, opened before, is the container's "/".
-int EnterContainer(const MonitorConfig& config, pid_t init_pid) {
-  UniqueFd root(open(("/proc/" + std::to_string(init_pid) + "/root").c_str(),
-                     O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return Fail(errno, "open container root");
-  // The pidfd pins the init: if it is still alive, the root just opened was its own.
-  if (syscall(SYS_pidfd_send_signal, kExecInitPidfd, 0, nullptr, 0) != 0) {
-    return Fail(errno, "check container init");
-  }
-  if (JoinCgroup(config) != 0) return 1;
-  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
-  if (config.new_network) flags |= CLONE_NEWNET;
-  // The kernel joins the user namespace first, so the others (which it owns) accept us. The
-  // helper's ids are then host root's, unmapped there: the command's setuid/setgid (container
-  // ids) make it a user of the namespace.
-  if (config.userns_size > 0) flags |= CLONE_NEWUSER;
-  if (setns(kExecInitPidfd, flags) != 0) return Fail(errno, "join container namespaces");
-  if (fchdir(root.get()) != 0 || chroot(".") != 0) return Fail(errno, "enter container root");
   return 0;
 }
 
@@ -216,34 +199,73 @@ int OpenCommandTerminal(const MonitorConfig& config, const ExecHelperOptions& op
 
 }  // namespace
 
+bool ReadExecConfig(int fd, MonitorConfig* config) {
+  std::string text;
+  if (!ReadAll(fd, &text)) return Failed(errno, "read exec config");
+  std::string error;
+  if (!monitor_codec::DecodeMonitorConfig(text, config, &error)) {
+    dprintf(kExecStatusFd, "error %d %s\n", EINVAL, error.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool PrepareExecHardening(const MonitorConfig& config, ExecHardening* hardening) {
+  StartReport report;
+  if (hardening->Prepare(config, &report)) return true;
+  report.detail[sizeof(report.detail) - 1] = '\0';
+  return Failed(report.error, report.detail);
+}
+
+// setns(CLONE_NEWNS) leaves the caller at the namespace's original root, not at the root the
+// init pivoted into; the init's /proc/<pid>/root, opened before, is the container's "/".
+bool EnterContainer(const MonitorConfig& config, pid_t init_pid) {
+  UniqueFd root(open(("/proc/" + std::to_string(init_pid) + "/root").c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return Failed(errno, "open container root");
+  // The pidfd pins the init: if it is still alive, the root just opened was its own.
+  if (syscall(SYS_pidfd_send_signal, kExecInitPidfd, 0, nullptr, 0) != 0) {
+    return Failed(errno, "check container init");
+  }
+  if (JoinCgroup(config) != 0) return false;
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+  if (config.new_network) flags |= CLONE_NEWNET;
+  // The kernel joins the user namespace first, so the others (which it owns) accept us. The
+  // helper's ids are then host root's, unmapped there: the command's setuid/setgid (container
+  // ids) make it a user of the namespace.
+  if (config.userns_size > 0) flags |= CLONE_NEWUSER;
+  if (setns(kExecInitPidfd, flags) != 0) return Failed(errno, "join container namespaces");
+  if (fchdir(root.get()) != 0 || chroot(".") != 0) {
+    return Failed(errno, "enter container root");
+  }
+  return true;
+}
+
+int RunExecCommand(const MonitorConfig& config, const ExecHardening& hardening,
+                   const ExecHelperOptions& options, int null_fd) {
+  UniqueFd stdin_fd(
+      fcntl(options.stdin_open && !options.tty ? kExecStdinFd : null_fd, F_DUPFD_CLOEXEC, 0));
+  if (!stdin_fd.valid()) return Fail(errno, "open exec stdin");
+  UniqueFd slave;
+  if (options.tty && OpenCommandTerminal(config, options, &slave) != 0) return 1;
+  return RunCommand(config, hardening, CommandStdio{std::move(stdin_fd), std::move(slave)},
+                    options.timeout_seconds);
+}
+
 int RunExecHelper(const ExecHelperOptions& options) {
   // Like the init: the forked child is in the container's pid namespace before its exec, and
   // its /proc/<pid>/exe is the host's quilt-monitor binary. Not dumpable, that entry is closed
   // to the container's processes (CVE-2019-5736); exec makes the command dumpable again.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::string text;
-  if (!ReadAll(0, &text)) return Fail(errno, "read exec config");
   MonitorConfig config;
-  std::string error;
-  if (!monitor_codec::DecodeMonitorConfig(text, &config, &error)) {
-    dprintf(kExecStatusFd, "error %d %s\n", EINVAL, error.c_str());
-    return 1;
-  }
+  if (!ReadExecConfig(0, &config)) return 1;
   // Opened on the host: the container's /dev/null is only a bind of it anyway.
-  UniqueFd stdin_fd(options.stdin_open && !options.tty ? dup(kExecStdinFd)
-                                                       : open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!stdin_fd.valid()) return Fail(errno, "open exec stdin");
+  UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd.valid()) return Fail(errno, "open /dev/null");
   ExecHardening hardening;
-  StartReport report;
-  if (!hardening.Prepare(config, &report)) {
-    report.detail[sizeof(report.detail) - 1] = '\0';
-    return Fail(report.error, report.detail);
-  }
-  if (EnterContainer(config, options.init_pid) != 0) return 1;
-  UniqueFd slave;
-  if (options.tty && OpenCommandTerminal(config, options, &slave) != 0) return 1;
-  return RunCommand(config, hardening, CommandStdio{std::move(stdin_fd), std::move(slave)},
-                    options.timeout_seconds);
+  if (!PrepareExecHardening(config, &hardening)) return 1;
+  if (!EnterContainer(config, options.init_pid)) return 1;
+  return RunExecCommand(config, hardening, options, null_fd.get());
 }
 
 }  // namespace quilt

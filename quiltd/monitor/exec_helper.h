@@ -16,6 +16,9 @@
 
 #include <cstdint>
 
+#include "quiltd/monitor/exec_hardening.h"
+#include "quiltd/monitor/monitor_config.h"
+
 namespace quilt {
 
 inline constexpr int kExecInitPidfd = 3;
@@ -41,5 +44,21 @@ struct ExecHelperOptions {
 // closes) and writes the status line. Returns the helper's exit code: 0 once a status line
 // was written.
 int RunExecHelper(const ExecHelperOptions& options);
+
+// The helper's steps, shared with the exec server (exec_server.h). Each reports a failure as
+// an "error" line on kExecStatusFd.
+
+// Reads and decodes the config.json text on `fd`. False after reporting.
+bool ReadExecConfig(int fd, MonitorConfig* config);
+// ExecHardening::Prepare for `config`. False after reporting.
+bool PrepareExecHardening(const MonitorConfig& config, ExecHardening* hardening);
+// Joins the cgroup of `config`, then the namespaces of the init behind kExecInitPidfd, and
+// chroots to its root. Not dumpable first (the caller's business). False after reporting.
+bool EnterContainer(const MonitorConfig& config, pid_t init_pid);
+// From inside the container: allocates the terminal (with tty), forks the command with the
+// helper's fds 1, 2 (and 6), waits for it as RunExecHelper does and writes the status line.
+// `null_fd` is the host's /dev/null. Returns 0 once a status line was written.
+int RunExecCommand(const MonitorConfig& config, const ExecHardening& hardening,
+                   const ExecHelperOptions& options, int null_fd);
 
 }  // namespace quilt

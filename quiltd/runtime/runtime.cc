@@ -650,9 +650,7 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
       QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), config.userns_size, "user"));
     }
   }
-  QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
-  return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),
-                         record.init_pid, options.io);
+  return RunExec(record, text, config, options.io);
 }
 
 absl::StatusOr<AttachConnection> Runtime::Attach(const std::string& ref) {

@@ -9,6 +9,7 @@
 // (the service runs them on its thread pool) except Wait, which calls back.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -107,7 +108,8 @@ class Runtime {
   absl::StatusOr<ContainerStats> Stats(const std::string& ref) const;
 
   // Starts a command in a running container (its namespaces, root, cgroup and hardening)
-  // through a `quilt-monitor exec` helper; the caller streams its pipes. NOT_FOUND for an
+  // through the container's exec server, started on the first exec (or a `quilt-monitor
+  // exec` helper when none can be started); the caller streams its pipes. NOT_FOUND for an
   // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
   absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
 
@@ -179,6 +181,16 @@ class Runtime {
                                                const CgroupLimits& limits, UniqueFd* start_pipe);
   absl::StatusOr<ContainerRecord> FinishRunningStart(ContainerRecord record,
                                                      LaunchedMonitor monitor);
+  // Runs `exec_config` (built on `container_config`, the text of the container's
+  // config.json) through the container's exec server, starting it when none listens, or
+  // else a helper (runtime_exec.cc).
+  absl::StatusOr<ExecProcess> RunExec(const ContainerRecord& record,
+                                      const std::string& container_config,
+                                      const MonitorConfig& exec_config, const ExecIo& io);
+  // The fallback: a one-shot `quilt-monitor exec` helper; logs `why` there was no server.
+  absl::StatusOr<ExecProcess> RunExecHelper(const ContainerRecord& record,
+                                            const std::string& exec_config, const ExecIo& io,
+                                            const absl::Status& why);
   // A new pidfd of a running container's init; FAILED_PRECONDITION when it is gone.
   absl::StatusOr<UniqueFd> InitPidfd(const ContainerRecord& record, absl::string_view verb);
   absl::Status WatchMonitor(const std::string& id, UniqueFd pidfd);
@@ -216,6 +228,8 @@ class Runtime {
 
   absl::Mutex default_image_mu_;  // one first-use import of the default image at a time
   absl::Mutex userns_mu_;         // one "auto" range pick-and-insert at a time
+  // One exec server start per container at a time (striped by id).
+  std::array<absl::Mutex, 16> exec_server_mu_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
