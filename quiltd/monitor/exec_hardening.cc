@@ -212,7 +212,15 @@ bool ExecHardening::Compile(StartReport* failure) {
   return true;
 }
 
+int ExecHardening::ApplyToSelf(const char** step) {
+  int error = Restrict(step);
+  if (error == 0) error = LoadFilter(step);
+  if (error == 0) applied_ = true;
+  return error;
+}
+
 int ExecHardening::Restrict(const char** step) const {
+  if (applied_) return 0;  // inherited
   // Set before anything is exec'd: a setuid binary or file capabilities can then never
   // raise what the container holds, whatever the image contains.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Fail("set no_new_privs", step);
@@ -239,6 +247,10 @@ int ExecHardening::Lock(uid_t uid, const char** step) const {
     return Fail("clear ambient capabilities", step);
   }
   // Last: once loaded, the filter also applies to anything this process still does.
+  return applied_ ? 0 : LoadFilter(step);
+}
+
+int ExecHardening::LoadFilter(const char** step) const {
   // No flags, as seccomp_load uses them (no_new_privs is already set by Restrict).
   if (!program_.empty()) {
     sock_fprog program{static_cast<unsigned short>(program_.size()),

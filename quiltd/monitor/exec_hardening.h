@@ -32,6 +32,14 @@ class ExecHardening {
   // execs. Returns false with `failure` set (stage kSecurity) when libseccomp cannot export.
   bool Compile(StartReport* failure);
 
+  // After Compile: applies no_new_privs, the bounding set and the seccomp filter to the
+  // calling process itself, for a process whose forks run the commands (the exec server).
+  // They inherit all three, so Restrict and then Lock skip them: per command that saves
+  // ~40 prctl calls and, above all, the filter's attach (0.24 ms measured: the kernel runs
+  // the filter for every syscall number to build its allow cache). The caller keeps its
+  // effective capabilities. Returns 0, or an errno with `*step` set.
+  int ApplyToSelf(const char** step);
+
   // First half, in the child, while it still has the init's full capabilities: sets
   // no_new_privs and drops every capability outside the kept set from the bounding set.
   // Returns 0, or an errno with `*step` naming the step that failed.
@@ -44,10 +52,13 @@ class ExecHardening {
   int Lock(uid_t uid, const char** step) const;
 
  private:
+  int LoadFilter(const char** step) const;
+
   uint64_t capabilities_ = 0;
   int last_cap_ = -1;
   void* filter_ = nullptr;            // scmp_filter_ctx, or null when unconfined or compiled
   std::vector<sock_filter> program_;  // the compiled filter; empty unless Compile ran
+  bool applied_ = false;              // ApplyToSelf ran: inherited by every child
 };
 
 }  // namespace quilt

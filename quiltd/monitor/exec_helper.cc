@@ -152,14 +152,16 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, Comm
   // master) once it and everything it started are gone.
   stdio.terminal_slave.Reset();
   stdio.stdin_fd.Reset();
-  // EOF without data: the exec succeeded (the pipe is CLOEXEC).
+  bool timed_out = false;
+  const int status = WaitWithTimeout(child, timeout_seconds, &timed_out);
+  // Read only once the child is gone, so that its exec is not one more wakeup here: EOF
+  // without data means the exec succeeded (the pipe is CLOEXEC); a failed exec wrote why,
+  // then exited at once.
   ExecError failure;
   ssize_t n;
   do {
     n = read(status_read.get(), &failure, sizeof(failure));
   } while (n < 0 && errno == EINTR);
-  bool timed_out = false;
-  const int status = WaitWithTimeout(child, n > 0 ? 0 : timeout_seconds, &timed_out);
   if (n > 0) {
     failure.detail[sizeof(failure.detail) - 1] = '\0';
     dprintf(2, "quilt: %s: %s\n", failure.detail, strerror(failure.error));
@@ -167,6 +169,8 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, Comm
   const int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   const int code = signal_number != 0 ? 128 + signal_number : WEXITSTATUS(status);
   dprintf(kExecStatusFd, "exit %d %d %d\n", code, signal_number, timed_out ? 1 : 0);
+  // quiltd ends the exec at the status pipe's EOF: now, not after this process's teardown.
+  close(kExecStatusFd);
   return 0;
 }
 
