@@ -110,41 +110,13 @@ int WaitWithTimeout(pid_t child, int timeout_seconds, bool* timed_out) {
   return status;
 }
 
-// Where the command's stdio comes from: /dev/null or the stdin pipe for fd 0 and the
-// helper's pipes for 1 and 2, or the terminal's slave for all three.
-struct CommandStdio {
-  UniqueFd stdin_fd;
-  UniqueFd terminal_slave;  // invalid: no tty
-};
-
-// In the forked child: its own process group (so a timeout kills everything it started), or
-// with a tty its own session with the terminal as controlling terminal; no fd but stdio and
-// the status pipe.
-[[noreturn]] void RunChild(const MonitorConfig& config, const ExecHardening& hardening,
-                           const CommandLine& command, const CommandStdio& stdio, int status_fd) {
-  if (stdio.terminal_slave.valid()) {
-    const char* step = nullptr;
-    const int error = AttachToTerminal(stdio.terminal_slave.get(), &step);
-    if (error != 0) FailExec(status_fd, error, 126, step);
-  } else {
-    setpgid(0, 0);
-    dup2(stdio.stdin_fd.get(), 0);
-  }
-  CloseFdsExcept(&status_fd, 1);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  signal(SIGPIPE, SIG_DFL);
-  ExecWorkload(config, hardening, command, status_fd);
-}
-
 int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, CommandStdio stdio,
                int timeout_seconds) {
   const CommandLine command = MakeCommandLine(config);
   int status_pipe[2];
   if (pipe2(status_pipe, O_CLOEXEC) != 0) return Fail(errno, "create exec status pipe");
   pid_t child = fork();
-  if (child == 0) RunChild(config, hardening, command, stdio, status_pipe[1]);
+  if (child == 0) BecomeCommand(config, hardening, command, stdio, status_pipe[1]);
   close(status_pipe[1]);
   UniqueFd status_read(status_pipe[0]);
   if (child < 0) return Fail(errno, "fork command");
@@ -152,27 +124,10 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, Comm
   // master) once it and everything it started are gone.
   stdio.terminal_slave.Reset();
   stdio.stdin_fd.Reset();
-  bool timed_out = false;
-  const int status = WaitWithTimeout(child, timeout_seconds, &timed_out);
-  // Read only once the child is gone, so that its exec is not one more wakeup here: EOF
-  // without data means the exec succeeded (the pipe is CLOEXEC); a failed exec wrote why,
-  // then exited at once.
-  ExecError failure;
-  ssize_t n;
-  do {
-    n = read(status_read.get(), &failure, sizeof(failure));
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    failure.detail[sizeof(failure.detail) - 1] = '\0';
-    dprintf(2, "quilt: %s: %s\n", failure.detail, strerror(failure.error));
-  }
-  const int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  const int code = signal_number != 0 ? 128 + signal_number : WEXITSTATUS(status);
-  dprintf(kExecStatusFd, "exit %d %d %d\n", code, signal_number, timed_out ? 1 : 0);
-  // quiltd ends the exec at the status pipe's EOF: now, not after this process's teardown.
-  close(kExecStatusFd);
-  return 0;
+  return ReportCommand(child, status_read.get(), timeout_seconds);
 }
+
+}  // namespace
 
 // Inside the container: the terminal comes from the container's devpts; quiltd gets the
 // master before the command starts, so no output is missed.
@@ -201,7 +156,47 @@ int OpenCommandTerminal(const MonitorConfig& config, const ExecHelperOptions& op
   return 0;
 }
 
-}  // namespace
+[[noreturn]] void BecomeCommand(const MonitorConfig& config, const ExecHardening& hardening,
+                                const CommandLine& command, const CommandStdio& stdio,
+                                int exec_status_fd) {
+  if (stdio.terminal_slave.valid()) {
+    const char* step = nullptr;
+    const int error = AttachToTerminal(stdio.terminal_slave.get(), &step);
+    if (error != 0) FailExec(exec_status_fd, error, 126, step);
+  } else {
+    setpgid(0, 0);
+    dup2(stdio.stdin_fd.get(), 0);
+  }
+  CloseFdsExcept(&exec_status_fd, 1);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  ExecWorkload(config, hardening, command, exec_status_fd);
+}
+
+int ReportCommand(pid_t child, int exec_status_read, int timeout_seconds) {
+  bool timed_out = false;
+  const int status = WaitWithTimeout(child, timeout_seconds, &timed_out);
+  // Read only once the child is gone, so that its exec is not one more wakeup here: EOF
+  // without data means the exec succeeded (the pipe is CLOEXEC); a failed exec wrote why,
+  // then exited at once.
+  ExecError failure;
+  ssize_t n;
+  do {
+    n = read(exec_status_read, &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    failure.detail[sizeof(failure.detail) - 1] = '\0';
+    dprintf(2, "quilt: %s: %s\n", failure.detail, strerror(failure.error));
+  }
+  const int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  const int code = signal_number != 0 ? 128 + signal_number : WEXITSTATUS(status);
+  dprintf(kExecStatusFd, "exit %d %d %d\n", code, signal_number, timed_out ? 1 : 0);
+  // quiltd ends the exec at the status pipe's EOF: now, not after this process's teardown.
+  close(kExecStatusFd);
+  return 0;
+}
 
 bool ReadExecConfig(int fd, MonitorConfig* config) {
   std::string text;

@@ -98,11 +98,9 @@ bool FromOutsideTheContainer(int connection) {
   return peer.pid == 0 && peer.uid == getuid();
 }
 
-// Moves the request's fds to the helper's numbers (exec_helper.h), in the order
-// exec_server_protocol.h lists them.
-bool PlaceFds(const ExecServerRequest& request, UniqueFd* fds, int count) {
-  const int targets[] = {
-      0, 1, 2, kExecStatusFd, kExecLifelineFd, request.tty != 0 ? kExecTerminalFd : kExecStdinFd};
+// Moves fds[i] to targets[i] (fds are closed, targets are not CLOEXEC): through numbers above
+// every target first, so that no fd lands on one still to be moved.
+bool PlaceFds(UniqueFd* fds, const int* targets, int count) {
   for (int i = 0; i < count; ++i) {
     fds[i].Reset(fcntl(fds[i].get(), F_DUPFD_CLOEXEC, kHighFd));
     if (!fds[i].valid()) return false;
@@ -110,16 +108,32 @@ bool PlaceFds(const ExecServerRequest& request, UniqueFd* fds, int count) {
   for (int i = 0; i < count; ++i) {
     if (dup2(fds[i].get(), targets[i]) < 0) return false;
   }
+  for (int i = 0; i < count; ++i) fds[i].Reset();
   return true;
 }
 
-// In a fork of the server, one per request: takes the request, then runs the command as the
-// helper does.
-[[noreturn]] void HandleRequest(UniqueFd connection, const Server& server) {
+// Out of pids (the container's pids.max) or memory: the next request, if one comes within
+// 0.1 s, gets the reason rather than waiting in the backlog until quiltd gives up.
+void AnswerWithError(int listener, int error) {
+  pollfd ready{listener, POLLIN, 0};
+  if (poll(&ready, 1, 100) != 1) return;
+  UniqueFd connection(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!connection.valid()) return;
+  DropRequest(connection.get());
+  ReplyError(connection.get(), error, "fork exec handlers");
+}
+
+// What the command's process hands its waiter once it has taken a request: the timeout, with
+// the status pipe, the lifeline and the command's stderr attached.
+struct Handoff {
+  int32_t timeout_seconds = 0;
+};
+
+// The command's process, after accepting: takes the request (its fds at the helper's
+// numbers), hands the waiter what it needs, and becomes the command.
+[[noreturn]] void TakeRequest(UniqueFd connection, const Server& server, int waiter,
+                              int exec_status) {
   close(server.listener);
-  // The server ignores SIGCHLD so that its handlers are reaped without it; the handler must
-  // wait for its command.
-  signal(SIGCHLD, SIG_DFL);
   // Out of the way of the helper's fd numbers.
   connection.Reset(fcntl(connection.get(), F_DUPFD_CLOEXEC, kHighFd));
   const int null_fd = fcntl(server.null_fd, F_DUPFD_CLOEXEC, kHighFd);
@@ -138,11 +152,13 @@ bool PlaceFds(const ExecServerRequest& request, UniqueFd* fds, int count) {
     ReplyError(connection.get(), n < 0 ? errno : EINVAL, "read exec request");
     _exit(1);
   }
-  if (!PlaceFds(request, fds, count)) {
+  // The helper's numbers (exec_helper.h), in the order exec_server_protocol.h lists them.
+  const int targets[] = {
+      0, 1, 2, kExecStatusFd, kExecLifelineFd, request.tty != 0 ? kExecTerminalFd : kExecStdinFd};
+  if (!PlaceFds(fds, targets, count)) {
     ReplyError(connection.get(), errno, "take exec request fds");
     _exit(1);
   }
-  for (UniqueFd& fd : fds) fd.Reset();
   // From here on the exec is the status pipe's business.
   if (send(connection.get(), &kExecServerAccepted, 1, MSG_NOSIGNAL) != 1) _exit(1);
   connection.Reset();
@@ -157,31 +173,87 @@ bool PlaceFds(const ExecServerRequest& request, UniqueFd* fds, int count) {
   options.tty = request.tty != 0;
   options.rows = request.rows;
   options.columns = request.columns;
-  _exit(RunExecCommand(config, *server.hardening, options, null_fd));
+  CommandStdio stdio;
+  stdio.stdin_fd.Reset(
+      fcntl(options.stdin_open && !options.tty ? kExecStdinFd : null_fd, F_DUPFD_CLOEXEC, 0));
+  if (!stdio.stdin_fd.valid()) _exit(StatusFail(errno, "open exec stdin"));
+  if (options.tty && OpenCommandTerminal(config, options, &stdio.terminal_slave) != 0) _exit(1);
+  const CommandLine command = MakeCommandLine(config);
+  // The waiter reports from here on: the exec's end, or why the exec failed.
+  Handoff handoff;
+  handoff.timeout_seconds = options.timeout_seconds;
+  const int handed[] = {kExecStatusFd, kExecLifelineFd, 2};
+  if (!SendFds(waiter, handed, 3, &handoff, sizeof(handoff))) {
+    _exit(StatusFail(errno, "hand the exec to its waiter"));
+  }
+  BecomeCommand(config, *server.hardening, command, stdio, exec_status);
 }
 
-// A handler forked ahead of time: it waits in accept, so that a request finds a process
-// ready for it (no wakeup of the server and no fork on the exec's path). Once it has a
-// connection it tells the server (one byte on `taken`), which forks the next one.
-[[noreturn]] void AwaitRequest(const Server& server, pid_t server_pid, int taken) {
-  // Idle, it goes with the server (killed, say): a lone handler would serve one more request
-  // and leave nobody listening behind it. Busy, it finishes its exec.
+// A pair made ahead of time, so that a request finds processes ready for it (no wakeup of
+// the server and no fork on the exec's path): this waiter, and its child that waits in
+// accept and becomes the command. Once the child has a connection it tells the server (one
+// byte on `taken`), which makes the next pair. The waiter then waits for the command as the
+// helper does (ReportCommand).
+[[noreturn]] void MakeHandlerPair(const Server& server, pid_t server_pid, int taken) {
+  // Idle, the pair goes with the server (killed, say): a lone pair would serve one more
+  // request and leave nobody listening behind it. Busy, it finishes its exec.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid() != server_pid) _exit(1);
-  UniqueFd connection;
-  while (!connection.valid()) {
-    connection.Reset(accept4(server.listener, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!connection.valid() && errno != EINTR && errno != ECONNABORTED) _exit(1);
+  // The server ignores SIGCHLD so that its pairs are reaped without it; the waiter must wait
+  // for its command.
+  signal(SIGCHLD, SIG_DFL);
+  const pid_t self = getpid();
+  int exec_status[2], channel[2];
+  if (pipe2(exec_status, O_CLOEXEC) != 0 ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
+    _exit(1);
   }
-  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-  (void)!write(taken, "t", 1);
+  const pid_t command = fork();
+  if (command == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != self) _exit(1);
+    close(exec_status[0]);
+    close(channel[0]);
+    UniqueFd connection;
+    while (!connection.valid()) {
+      connection.Reset(accept4(server.listener, nullptr, nullptr, SOCK_CLOEXEC));
+      if (!connection.valid() && errno != EINTR && errno != ECONNABORTED) _exit(1);
+    }
+    // Busy: a waiter killed from here on leaves the command running, as a helper would.
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    (void)!write(taken, "t", 1);
+    close(taken);
+    if (!FromOutsideTheContainer(connection.get())) {
+      DropRequest(connection.get());
+      Reply(connection.get(), &kExecServerRefused, 1);
+      _exit(0);
+    }
+    TakeRequest(std::move(connection), server, channel[1], exec_status[1]);
+  }
+  if (command < 0) {
+    AnswerWithError(server.listener, errno);
+    _exit(1);
+  }
   close(taken);
-  if (!FromOutsideTheContainer(connection.get())) {
-    DropRequest(connection.get());
-    Reply(connection.get(), &kExecServerRefused, 1);
+  close(server.listener);
+  close(exec_status[1]);
+  close(channel[1]);
+  Handoff handoff;
+  UniqueFd handed[3];
+  int count = 0;
+  const ssize_t n = ReceiveFds(channel[0], &handoff, sizeof(handoff), handed, 3, &count);
+  // No handoff: the child died idle, refused a peer or reported a failure itself.
+  if (n != static_cast<ssize_t>(sizeof(handoff)) || count != 3) {
+    waitpid(command, nullptr, 0);
     _exit(0);
   }
-  HandleRequest(std::move(connection), server);
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  const int targets[] = {kExecStatusFd, kExecLifelineFd, 2};
+  if (!PlaceFds(handed, targets, 3)) {
+    kill(command, SIGKILL);
+    _exit(1);
+  }
+  _exit(ReportCommand(command, exec_status[0], handoff.timeout_seconds));
 }
 
 [[noreturn]] void Serve(const Server& server) {
@@ -206,25 +278,15 @@ bool PlaceFds(const ExecServerRequest& request, UniqueFd* fds, int count) {
       poll(nullptr, 0, 100);
       continue;
     }
-    const pid_t handler = fork();
-    if (handler == 0) {
+    const pid_t pair = fork();
+    if (pair == 0) {
       close(taken[0]);
-      AwaitRequest(server, self, taken[1]);
+      MakeHandlerPair(server, self, taken[1]);
     }
     close(taken[1]);
     UniqueFd taken_read(taken[0]);
-    // Out of pids (the container's pids.max) or memory: the next request gets the reason
-    // rather than waiting in the backlog.
-    if (handler < 0) {
-      const int error = errno;
-      pollfd ready{server.listener, POLLIN, 0};
-      if (poll(&ready, 1, 100) == 1) {
-        UniqueFd connection(accept4(server.listener, nullptr, nullptr, SOCK_CLOEXEC));
-        if (connection.valid()) {
-          DropRequest(connection.get());
-          ReplyError(connection.get(), error, "fork exec handler");
-        }
-      }
+    if (pair < 0) {
+      AnswerWithError(server.listener, errno);
       continue;
     }
     char byte = 0;
@@ -232,7 +294,7 @@ bool PlaceFds(const ExecServerRequest& request, UniqueFd* fds, int count) {
     do {
       n = read(taken_read.get(), &byte, 1);
     } while (n < 0 && errno == EINTR);
-    // EOF: the handler died idle (killed, or accept failed); a new one, without spinning.
+    // EOF: the pair died idle (killed, or accept failed); a new one, without spinning.
     if (n != 1) poll(nullptr, 0, 10);
   }
 }

@@ -15,16 +15,21 @@
 // init, and the kernel kills it with every other process of the container when the init
 // exits. It does not depend on quiltd: a restarted quiltd connects to the same socket.
 //
-// The server (comm "quilt-exec") keeps one fork of itself, a handler, waiting in accept on
-// the socket (exec_server_protocol.h), so that a request finds a process ready for it; when
-// the handler takes a connection it tells the server, which forks the next one. A peer that
-// is inside the container's pid namespace, or not the server's own user, is refused: only
-// quiltd, outside, may ask (the socket's path is outside the container's view anyway, and
-// the server is not dumpable, so its fds are closed to the container). The handler takes the
-// request's fds as the helper's fd numbers and then does exactly what the helper does once
-// inside: terminal, fork of the command with the workload's hardening (prepared once, on the
-// host, by the starter, its seccomp filter compiled once), wait, timeout, lifeline, status
-// line. An idle handler dies with the server; a busy one finishes its exec.
+// The server (comm "quilt-exec") keeps a pair of forks of itself ready for the next request,
+// so that neither a wakeup of the server nor a fork is on an exec's path: a waiter, and its
+// child waiting in accept on the socket (exec_server_protocol.h), which becomes the command.
+// When the child takes a connection it tells the server, which makes the next pair. A peer
+// that is inside the container's pid namespace, or not the server's own user, is refused:
+// only quiltd, outside, may ask (the socket's path is outside the container's view anyway,
+// and the server is not dumpable, so its fds are closed to the container). The child takes
+// the request's fds as the helper's fd numbers, allocates the terminal (tty), hands the
+// waiter the status pipe, the lifeline and stderr, and becomes the command as the helper's
+// child would (exec_helper.h, BecomeCommand); the waiter then does what the helper does
+// (ReportCommand: wait, timeout, lifeline, status line). The workload's hardening is
+// prepared and its seccomp filter compiled once, on the host, by the starter, and applied to
+// the server itself (no_new_privs, bounding set, filter: ExecHardening::ApplyToSelf), so
+// each command inherits them and only sets its ids and capability sets. An idle pair dies
+// with the server; a busy one finishes its exec.
 #pragma once
 
 #include <sys/types.h>
