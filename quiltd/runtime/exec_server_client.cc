@@ -48,8 +48,8 @@ absl::StatusOr<UniqueFd> Connect(const std::string& bundle_dir) {
 
 }  // namespace
 
-absl::StatusOr<ExecProcess> RequestExec(const std::string& bundle_dir,
-                                        const std::string& config_json, const ExecIo& io) {
+absl::StatusOr<SentExecRequest> SendExecRequest(const std::string& bundle_dir,
+                                                const std::string& config_json, const ExecIo& io) {
   QUILT_ASSIGN_OR_RETURN(UniqueFd connection, Connect(bundle_dir));
   QUILT_ASSIGN_OR_RETURN(ExecChannels channels, MakeExecChannels(config_json, io));
   ExecServerRequest request;
@@ -64,29 +64,35 @@ absl::StatusOr<ExecProcess> RequestExec(const std::string& bundle_dir,
   int count = 5;
   if (channels.stdin_read.valid()) fds[count++] = channels.stdin_read.get();
   if (channels.terminal_socket.valid()) fds[count++] = channels.terminal_socket.get();
+  // The datagram holds its own references to the fds: ours of the server's ends go with
+  // `channels` on return.
   if (!SendFds(connection.get(), fds, count, &request, sizeof(request))) {
     if (errno == EPIPE || errno == ECONNRESET) return NotListening(bundle_dir);
     return ErrnoStatus("send exec request");
   }
-  pollfd ready{connection.get(), POLLIN, 0};
+  return SentExecRequest{bundle_dir, std::move(connection), std::move(channels.ours)};
+}
+
+absl::StatusOr<ExecProcess> AwaitExecAccepted(SentExecRequest sent) {
+  pollfd ready{sent.connection.get(), POLLIN, 0};
   int polled;
   do {
     polled = ::poll(&ready, 1, kReplyTimeoutMs);
   } while (polled < 0 && errno == EINTR);
   if (polled == 0) {
     return absl::DeadlineExceededError(
-        absl::StrCat("the exec server in ", bundle_dir, " did not answer"));
+        absl::StrCat("the exec server in ", sent.bundle_dir, " did not answer"));
   }
   char reply[512];
   ssize_t n;
   do {
-    n = ::recv(connection.get(), reply, sizeof(reply), 0);
+    n = ::recv(sent.connection.get(), reply, sizeof(reply), 0);
   } while (n < 0 && errno == EINTR);
-  if (n == 1 && reply[0] == kExecServerAccepted) return std::move(channels.ours);
+  if (n == 1 && reply[0] == kExecServerAccepted) return std::move(sent.process);
   // No reply: the server (or its fork) ended before taking the request.
   if (n == 0 || (n < 0 && errno == ECONNRESET)) {
     return absl::UnavailableError(
-        absl::StrCat("the exec server in ", bundle_dir, " let the request go"));
+        absl::StrCat("the exec server in ", sent.bundle_dir, " let the request go"));
   }
   if (n < 0) return ErrnoStatus("read the exec server's reply");
   if (n == 1 && reply[0] == kExecServerRefused) {
@@ -97,6 +103,12 @@ absl::StatusOr<ExecProcess> RequestExec(const std::string& bundle_dir,
     return absl::InternalError(absl::StrCat("exec: unexpected exec server reply \"", text, "\""));
   }
   return ParseExecStatus(text).status();
+}
+
+absl::StatusOr<ExecProcess> RequestExec(const std::string& bundle_dir,
+                                        const std::string& config_json, const ExecIo& io) {
+  QUILT_ASSIGN_OR_RETURN(SentExecRequest sent, SendExecRequest(bundle_dir, config_json, io));
+  return AwaitExecAccepted(std::move(sent));
 }
 
 absl::Status StartExecServer(const std::string& monitor_path, const std::string& config_json,

@@ -8,9 +8,24 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/unique_fd.h"
 #include "quiltd/runtime/exec_launcher.h"
 
 namespace quilt {
+
+// An exec request sent to a server that has not answered yet.
+struct SentExecRequest {
+  std::string bundle_dir;
+  UniqueFd connection;
+  ExecProcess process;  // quiltd's ends, for once the server has taken the request
+};
+
+// The first half of RequestExec: connects and sends, without waiting for any process (fit
+// for a gRPC thread). UNAVAILABLE when no server listens.
+absl::StatusOr<SentExecRequest> SendExecRequest(const std::string& bundle_dir,
+                                                const std::string& config_json, const ExecIo& io);
+// The second half: waits for the server's answer; fails as RequestExec does.
+absl::StatusOr<ExecProcess> AwaitExecAccepted(SentExecRequest sent);
 
 // Hands one exec to the exec server listening in `bundle_dir` and returns it running, with
 // pid 0 (nothing for quiltd to reap). `config_json` is the exec's config (as for the helper).

@@ -625,7 +625,8 @@ absl::StatusOr<ContainerStats> Runtime::Stats(const std::string& ref) const {
   return ContainerStats{record.id, *usage};
 }
 
-absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const ExecOptions& options) {
+absl::StatusOr<PendingExec> Runtime::BeginExec(const std::string& ref,
+                                               const ExecOptions& options) {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
   if (record.state != ContainerState::kRunning) {
     return absl::FailedPreconditionError(
@@ -650,7 +651,7 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
       QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), config.userns_size, "user"));
     }
   }
-  return RunExec(record, text, config, options.io);
+  return OfferExec(record, std::move(text), config, options.io);
 }
 
 absl::StatusOr<AttachConnection> Runtime::Attach(const std::string& ref) {

@@ -28,6 +28,7 @@
 #include "quiltd/logs/log_watcher.h"
 #include "quiltd/runtime/attach_client.h"
 #include "quiltd/runtime/exec_launcher.h"
+#include "quiltd/runtime/exec_server_client.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
 #include "quiltd/runtime/spare_pool.h"
@@ -61,6 +62,15 @@ struct ExecOptions {
   std::string working_dir;
   std::string user;  // as ContainerSpec.user, resolved in the image
   ExecIo io;         // timeout, stdin and terminal
+};
+
+// An exec between Runtime::BeginExec and Runtime::FinishExec.
+struct PendingExec {
+  ContainerRecord record;
+  std::string container_config;  // the text of the container's config.json
+  std::string exec_config;       // the exec's config (the same, with the exec's command)
+  ExecIo io;
+  std::optional<SentExecRequest> sent;  // when the container's exec server listened
 };
 
 // A container's root directory opened for a copy (Runtime::OpenCopyRoot).
@@ -111,7 +121,15 @@ class Runtime {
   // through the container's exec server, started on the first exec (or a `quilt-monitor
   // exec` helper when none can be started); the caller streams its pipes. NOT_FOUND for an
   // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
+  // BeginExec then FinishExec.
   absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
+  // StartExec's first step, which waits for no other process (fit for a gRPC thread):
+  // resolves and checks the container, builds the exec's config and, when the container's
+  // exec server listens, sends it the request. The errors of StartExec's checks.
+  absl::StatusOr<PendingExec> BeginExec(const std::string& ref, const ExecOptions& options);
+  // The second step, which may wait (for the server's answer; on a first exec for a server
+  // to start, which can take tens of milliseconds): the running exec.
+  absl::StatusOr<ExecProcess> FinishExec(PendingExec pending);
 
   // Connects to the workload of a running container created with tty or stdin_open, through
   // its monitor (quiltd/runtime/attach_client.h). NOT_FOUND for an unknown ref,
@@ -181,12 +199,10 @@ class Runtime {
                                                const CgroupLimits& limits, UniqueFd* start_pipe);
   absl::StatusOr<ContainerRecord> FinishRunningStart(ContainerRecord record,
                                                      LaunchedMonitor monitor);
-  // Runs `exec_config` (built on `container_config`, the text of the container's
-  // config.json) through the container's exec server, starting it when none listens, or
-  // else a helper (runtime_exec.cc).
-  absl::StatusOr<ExecProcess> RunExec(const ContainerRecord& record,
-                                      const std::string& container_config,
-                                      const MonitorConfig& exec_config, const ExecIo& io);
+  // The end of BeginExec (runtime_exec.cc): `exec_config` is built on `container_config`, the
+  // text of the container's config.json.
+  absl::StatusOr<PendingExec> OfferExec(const ContainerRecord& record, std::string container_config,
+                                        const MonitorConfig& exec_config, const ExecIo& io);
   // The fallback: a one-shot `quilt-monitor exec` helper; logs `why` there was no server.
   absl::StatusOr<ExecProcess> RunExecHelper(const ContainerRecord& record,
                                             const std::string& exec_config, const ExecIo& io,

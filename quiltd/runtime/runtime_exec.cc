@@ -10,12 +10,32 @@
 
 namespace quilt {
 
-absl::StatusOr<ExecProcess> Runtime::RunExec(const ContainerRecord& record,
-                                             const std::string& container_config,
-                                             const MonitorConfig& exec_config, const ExecIo& io) {
+absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const ExecOptions& options) {
+  QUILT_ASSIGN_OR_RETURN(PendingExec pending, BeginExec(ref, options));
+  return FinishExec(std::move(pending));
+}
+
+absl::StatusOr<PendingExec> Runtime::OfferExec(const ContainerRecord& record,
+                                               std::string container_config,
+                                               const MonitorConfig& exec_config, const ExecIo& io) {
+  PendingExec pending{record, std::move(container_config), SerializeMonitorConfig(exec_config), io,
+                      std::nullopt};
+  // Sent at once, so that the server works while the caller hands FinishExec to its thread.
+  // Whatever stops it (no server yet, most often) is FinishExec's business.
+  absl::StatusOr<SentExecRequest> sent =
+      SendExecRequest(Bundle(ContainersDir(), record.id).dir, pending.exec_config, io);
+  if (sent.ok()) pending.sent = *std::move(sent);
+  return pending;
+}
+
+absl::StatusOr<ExecProcess> Runtime::FinishExec(PendingExec pending) {
+  const ContainerRecord& record = pending.record;
   const Bundle bundle(ContainersDir(), record.id);
-  const std::string exec_json = SerializeMonitorConfig(exec_config);
-  absl::StatusOr<ExecProcess> process = RequestExec(bundle.dir, exec_json, io);
+  const std::string& exec_json = pending.exec_config;
+  const ExecIo& io = pending.io;
+  absl::StatusOr<ExecProcess> process = pending.sent.has_value()
+                                            ? AwaitExecAccepted(*std::move(pending.sent))
+                                            : RequestExec(bundle.dir, exec_json, io);
   // A server that does not answer was stopped, maybe by the container's root: the helper,
   // outside the container's pid namespace, cannot be.
   if (absl::IsDeadlineExceeded(process.status())) {
@@ -31,8 +51,8 @@ absl::StatusOr<ExecProcess> Runtime::RunExec(const ContainerRecord& record,
     process = RequestExec(bundle.dir, exec_json, io);
     if (!absl::IsUnavailable(process.status())) return process;
     QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
-    server =
-        StartExecServer(launcher_.monitor_path(), container_config, pidfd.get(), record.init_pid);
+    server = StartExecServer(launcher_.monitor_path(), pending.container_config, pidfd.get(),
+                             record.init_pid);
     if (server.ok()) {
       process = RequestExec(bundle.dir, exec_json, io);
       if (!absl::IsUnavailable(process.status())) return process;

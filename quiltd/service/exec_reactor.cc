@@ -18,6 +18,20 @@ namespace {
 // Bytes per output message: one pipe's worth, far below gRPC's 4 MiB cap.
 constexpr size_t kChunkBytes = 64 * 1024;
 
+ExecOptions ExecOptionsOf(const v1::ExecStart& start) {
+  ExecOptions options;
+  options.argv.assign(start.command().begin(), start.command().end());
+  options.env.assign(start.env().begin(), start.env().end());
+  options.working_dir = start.working_dir();
+  options.user = start.user();
+  options.io.timeout_seconds = start.timeout_seconds();
+  options.io.stdin_open = start.stdin_open();
+  options.io.tty = start.tty();
+  options.io.rows = static_cast<uint16_t>(start.terminal_size().rows());
+  options.io.columns = static_cast<uint16_t>(start.terminal_size().columns());
+  return options;
+}
+
 // The relay threads of every Exec, reused from one to the next; never destroyed (idle ones end
 // with the process).
 ThreadCache& RelayThreads() {
@@ -54,8 +68,14 @@ void ExecReactor::OnReadDone(bool ok) {
   }
   if (status.ok() && !wake_fd_.valid()) status = absl::InternalError("exec: create eventfd");
   if (!status.ok()) return Finish(ToGrpcStatus(status));
+  // Here, so that the container's exec server already works on the request while the relay
+  // thread wakes up: BeginExec waits for no other process.
+  const v1::ExecStart& start = request_.message.start();
+  absl::StatusOr<PendingExec> pending = runtime_->BeginExec(start.ref(), ExecOptionsOf(start));
+  if (!pending.ok()) return Finish(ToGrpcStatus(pending.status()));
+  pending_ = *std::move(pending);
   relay_done_ = std::make_shared<absl::Notification>();
-  RelayThreads().Run([this, start = request_.message.start(), done = relay_done_] {
+  RelayThreads().Run([this, start, done = relay_done_] {
     Run(start);  // its Finish may delete this reactor
     done->Notify();
   });
@@ -63,17 +83,7 @@ void ExecReactor::OnReadDone(bool ok) {
 
 void ExecReactor::Run(v1::ExecStart start) {
   relay_thread_ = std::this_thread::get_id();
-  ExecOptions options;
-  options.argv.assign(start.command().begin(), start.command().end());
-  options.env.assign(start.env().begin(), start.env().end());
-  options.working_dir = start.working_dir();
-  options.user = start.user();
-  options.io.timeout_seconds = start.timeout_seconds();
-  options.io.stdin_open = start.stdin_open();
-  options.io.tty = start.tty();
-  options.io.rows = static_cast<uint16_t>(start.terminal_size().rows());
-  options.io.columns = static_cast<uint16_t>(start.terminal_size().columns());
-  absl::StatusOr<ExecProcess> process = runtime_->StartExec(start.ref(), options);
+  absl::StatusOr<ExecProcess> process = runtime_->FinishExec(*std::move(pending_));
   if (!process.ok()) return Finish(ToGrpcStatus(process.status()));
   UniqueFd terminal;
   absl::Status failure;
