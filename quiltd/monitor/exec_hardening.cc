@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <utility>
 
 #include "common/unique_fd.h"
 #include "quiltd/monitor/channel.h"
@@ -181,7 +184,43 @@ bool ExecHardening::Prepare(const MonitorConfig& config, StartReport* failure) {
   return true;
 }
 
+bool ExecHardening::Compile(StartReport* failure) {
+  if (filter_ == nullptr) return true;
+  UniqueFd out(memfd_create("quilt-seccomp", MFD_CLOEXEC));
+  if (!out.valid()) {
+    SetStartFailure(failure, StartStage::kSecurity, errno, "create seccomp program file");
+    return false;
+  }
+  const int rc = seccomp_export_bpf(filter_, out.get());
+  if (rc != 0) {
+    SetStartFailure(failure, StartStage::kSecurity, -rc, "export seccomp filter");
+    return false;
+  }
+  const off_t size = lseek(out.get(), 0, SEEK_END);
+  if (size <= 0 || size % sizeof(sock_filter) != 0) {
+    SetStartFailure(failure, StartStage::kSecurity, EINVAL, "export seccomp filter");
+    return false;
+  }
+  std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
+  if (pread(out.get(), program.data(), static_cast<size_t>(size), 0) != size) {
+    SetStartFailure(failure, StartStage::kSecurity, errno, "read seccomp program");
+    return false;
+  }
+  program_ = std::move(program);
+  seccomp_release(filter_);
+  filter_ = nullptr;
+  return true;
+}
+
+int ExecHardening::ApplyToSelf(const char** step) {
+  int error = Restrict(step);
+  if (error == 0) error = LoadFilter(step);
+  if (error == 0) applied_ = true;
+  return error;
+}
+
 int ExecHardening::Restrict(const char** step) const {
+  if (applied_) return 0;  // inherited
   // Set before anything is exec'd: a setuid binary or file capabilities can then never
   // raise what the container holds, whatever the image contains.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Fail("set no_new_privs", step);
@@ -208,7 +247,18 @@ int ExecHardening::Lock(uid_t uid, const char** step) const {
     return Fail("clear ambient capabilities", step);
   }
   // Last: once loaded, the filter also applies to anything this process still does.
-  if (filter_ != nullptr) {
+  return applied_ ? 0 : LoadFilter(step);
+}
+
+int ExecHardening::LoadFilter(const char** step) const {
+  // No flags, as seccomp_load uses them (no_new_privs is already set by Restrict).
+  if (!program_.empty()) {
+    sock_fprog program{static_cast<unsigned short>(program_.size()),
+                       const_cast<sock_filter*>(program_.data())};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) {
+      return Fail("load seccomp filter", step);
+    }
+  } else if (filter_ != nullptr) {
     const int rc = seccomp_load(filter_);
     if (rc != 0) {
       *step = "load seccomp filter";

@@ -4,7 +4,10 @@
 // its exec, in two halves around its identity change.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
+
+#include <vector>
 
 #include "quiltd/monitor/monitor_config.h"
 #include "quiltd/monitor/monitor_protocol.h"
@@ -23,6 +26,20 @@ class ExecHardening {
   // kernel or libseccomp refuses.
   bool Prepare(const MonitorConfig& config, StartReport* failure);
 
+  // After Prepare: turns the seccomp filter into its BPF program and frees libseccomp's
+  // copy, so that Lock loads the program as it is instead of having libseccomp generate it
+  // again in every child (about 0.25 ms each). The exec server does this once for all its
+  // execs. Returns false with `failure` set (stage kSecurity) when libseccomp cannot export.
+  bool Compile(StartReport* failure);
+
+  // After Compile: applies no_new_privs, the bounding set and the seccomp filter to the
+  // calling process itself, for a process whose forks run the commands (the exec server).
+  // They inherit all three, so Restrict and then Lock skip them: per command that saves
+  // ~40 prctl calls and, above all, the filter's attach (0.24 ms measured: the kernel runs
+  // the filter for every syscall number to build its allow cache). The caller keeps its
+  // effective capabilities. Returns 0, or an errno with `*step` set.
+  int ApplyToSelf(const char** step);
+
   // First half, in the child, while it still has the init's full capabilities: sets
   // no_new_privs and drops every capability outside the kept set from the bounding set.
   // Returns 0, or an errno with `*step` naming the step that failed.
@@ -35,9 +52,13 @@ class ExecHardening {
   int Lock(uid_t uid, const char** step) const;
 
  private:
+  int LoadFilter(const char** step) const;
+
   uint64_t capabilities_ = 0;
   int last_cap_ = -1;
-  void* filter_ = nullptr;  // scmp_filter_ctx, or null when unconfined
+  void* filter_ = nullptr;            // scmp_filter_ctx, or null when unconfined or compiled
+  std::vector<sock_filter> program_;  // the compiled filter; empty unless Compile ran
+  bool applied_ = false;              // ApplyToSelf ran: inherited by every child
 };
 
 }  // namespace quilt

@@ -45,6 +45,11 @@ int Fail(int error, const char* message) {
   return 1;
 }
 
+bool Failed(int error, const char* message) {
+  Fail(error, message);
+  return false;
+}
+
 bool WriteFile(const std::string& path, const std::string& text) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
   return fd.valid() &&
@@ -63,28 +68,6 @@ int JoinCgroup(const MonitorConfig& config) {
       return Fail(error, ("join cgroup " + procs).c_str());
     }
   }
-  return 0;
-}
-
-// setns(CLONE_NEWNS) leaves the caller at the namespace's original root, not at the root the
-// init pivoted into; the init's /proc/<pid>/root, opened before, is the container's "/".
-int EnterContainer(const MonitorConfig& config, pid_t init_pid) {
-  UniqueFd root(open(("/proc/" + std::to_string(init_pid) + "/root").c_str(),
-                     O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return Fail(errno, "open container root");
-  // The pidfd pins the init: if it is still alive, the root just opened was its own.
-  if (syscall(SYS_pidfd_send_signal, kExecInitPidfd, 0, nullptr, 0) != 0) {
-    return Fail(errno, "check container init");
-  }
-  if (JoinCgroup(config) != 0) return 1;
-  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
-  if (config.new_network) flags |= CLONE_NEWNET;
-  // The kernel joins the user namespace first, so the others (which it owns) accept us. The
-  // helper's ids are then host root's, unmapped there: the command's setuid/setgid (container
-  // ids) make it a user of the namespace.
-  if (config.userns_size > 0) flags |= CLONE_NEWUSER;
-  if (setns(kExecInitPidfd, flags) != 0) return Fail(errno, "join container namespaces");
-  if (fchdir(root.get()) != 0 || chroot(".") != 0) return Fail(errno, "enter container root");
   return 0;
 }
 
@@ -127,41 +110,13 @@ int WaitWithTimeout(pid_t child, int timeout_seconds, bool* timed_out) {
   return status;
 }
 
-// Where the command's stdio comes from: /dev/null or the stdin pipe for fd 0 and the
-// helper's pipes for 1 and 2, or the terminal's slave for all three.
-struct CommandStdio {
-  UniqueFd stdin_fd;
-  UniqueFd terminal_slave;  // invalid: no tty
-};
-
-// In the forked child: its own process group (so a timeout kills everything it started), or
-// with a tty its own session with the terminal as controlling terminal; no fd but stdio and
-// the status pipe.
-[[noreturn]] void RunChild(const MonitorConfig& config, const ExecHardening& hardening,
-                           const CommandLine& command, const CommandStdio& stdio, int status_fd) {
-  if (stdio.terminal_slave.valid()) {
-    const char* step = nullptr;
-    const int error = AttachToTerminal(stdio.terminal_slave.get(), &step);
-    if (error != 0) FailExec(status_fd, error, 126, step);
-  } else {
-    setpgid(0, 0);
-    dup2(stdio.stdin_fd.get(), 0);
-  }
-  CloseFdsExcept(&status_fd, 1);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  signal(SIGPIPE, SIG_DFL);
-  ExecWorkload(config, hardening, command, status_fd);
-}
-
 int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, CommandStdio stdio,
                int timeout_seconds) {
   const CommandLine command = MakeCommandLine(config);
   int status_pipe[2];
   if (pipe2(status_pipe, O_CLOEXEC) != 0) return Fail(errno, "create exec status pipe");
   pid_t child = fork();
-  if (child == 0) RunChild(config, hardening, command, stdio, status_pipe[1]);
+  if (child == 0) BecomeCommand(config, hardening, command, stdio, status_pipe[1]);
   close(status_pipe[1]);
   UniqueFd status_read(status_pipe[0]);
   if (child < 0) return Fail(errno, "fork command");
@@ -169,23 +124,10 @@ int RunCommand(const MonitorConfig& config, const ExecHardening& hardening, Comm
   // master) once it and everything it started are gone.
   stdio.terminal_slave.Reset();
   stdio.stdin_fd.Reset();
-  // EOF without data: the exec succeeded (the pipe is CLOEXEC).
-  ExecError failure;
-  ssize_t n;
-  do {
-    n = read(status_read.get(), &failure, sizeof(failure));
-  } while (n < 0 && errno == EINTR);
-  bool timed_out = false;
-  const int status = WaitWithTimeout(child, n > 0 ? 0 : timeout_seconds, &timed_out);
-  if (n > 0) {
-    failure.detail[sizeof(failure.detail) - 1] = '\0';
-    dprintf(2, "quilt: %s: %s\n", failure.detail, strerror(failure.error));
-  }
-  const int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  const int code = signal_number != 0 ? 128 + signal_number : WEXITSTATUS(status);
-  dprintf(kExecStatusFd, "exit %d %d %d\n", code, signal_number, timed_out ? 1 : 0);
-  return 0;
+  return ReportCommand(child, status_read.get(), timeout_seconds);
 }
+
+}  // namespace
 
 // Inside the container: the terminal comes from the container's devpts; quiltd gets the
 // master before the command starts, so no output is missed.
@@ -214,36 +156,115 @@ int OpenCommandTerminal(const MonitorConfig& config, const ExecHelperOptions& op
   return 0;
 }
 
-}  // namespace
+[[noreturn]] void BecomeCommand(const MonitorConfig& config, const ExecHardening& hardening,
+                                const CommandLine& command, const CommandStdio& stdio,
+                                int exec_status_fd) {
+  if (stdio.terminal_slave.valid()) {
+    const char* step = nullptr;
+    const int error = AttachToTerminal(stdio.terminal_slave.get(), &step);
+    if (error != 0) FailExec(exec_status_fd, error, 126, step);
+  } else {
+    setpgid(0, 0);
+    dup2(stdio.stdin_fd.get(), 0);
+  }
+  CloseFdsExcept(&exec_status_fd, 1);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  ExecWorkload(config, hardening, command, exec_status_fd);
+}
+
+int ReportCommand(pid_t child, int exec_status_read, int timeout_seconds) {
+  bool timed_out = false;
+  const int status = WaitWithTimeout(child, timeout_seconds, &timed_out);
+  // Read only once the child is gone, so that its exec is not one more wakeup here: EOF
+  // without data means the exec succeeded (the pipe is CLOEXEC); a failed exec wrote why,
+  // then exited at once.
+  ExecError failure;
+  ssize_t n;
+  do {
+    n = read(exec_status_read, &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    failure.detail[sizeof(failure.detail) - 1] = '\0';
+    dprintf(2, "quilt: %s: %s\n", failure.detail, strerror(failure.error));
+  }
+  const int signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  const int code = signal_number != 0 ? 128 + signal_number : WEXITSTATUS(status);
+  dprintf(kExecStatusFd, "exit %d %d %d\n", code, signal_number, timed_out ? 1 : 0);
+  // quiltd ends the exec at the status pipe's EOF: now, not after this process's teardown.
+  close(kExecStatusFd);
+  return 0;
+}
+
+bool ReadExecConfig(int fd, MonitorConfig* config) {
+  std::string text;
+  if (!ReadAll(fd, &text)) return Failed(errno, "read exec config");
+  std::string error;
+  if (!monitor_codec::DecodeMonitorConfig(text, config, &error)) {
+    dprintf(kExecStatusFd, "error %d %s\n", EINVAL, error.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool PrepareExecHardening(const MonitorConfig& config, ExecHardening* hardening) {
+  StartReport report;
+  if (hardening->Prepare(config, &report)) return true;
+  report.detail[sizeof(report.detail) - 1] = '\0';
+  return Failed(report.error, report.detail);
+}
+
+// setns(CLONE_NEWNS) leaves the caller at the namespace's original root, not at the root the
+// init pivoted into; the init's /proc/<pid>/root, opened before, is the container's "/".
+bool EnterContainer(const MonitorConfig& config, pid_t init_pid) {
+  UniqueFd root(open(("/proc/" + std::to_string(init_pid) + "/root").c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return Failed(errno, "open container root");
+  // The pidfd pins the init: if it is still alive, the root just opened was its own.
+  if (syscall(SYS_pidfd_send_signal, kExecInitPidfd, 0, nullptr, 0) != 0) {
+    return Failed(errno, "check container init");
+  }
+  if (JoinCgroup(config) != 0) return false;
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+  if (config.new_network) flags |= CLONE_NEWNET;
+  // The kernel joins the user namespace first, so the others (which it owns) accept us. The
+  // helper's ids are then host root's, unmapped there: the command's setuid/setgid (container
+  // ids) make it a user of the namespace.
+  if (config.userns_size > 0) flags |= CLONE_NEWUSER;
+  if (setns(kExecInitPidfd, flags) != 0) return Failed(errno, "join container namespaces");
+  if (fchdir(root.get()) != 0 || chroot(".") != 0) {
+    return Failed(errno, "enter container root");
+  }
+  return true;
+}
+
+int RunExecCommand(const MonitorConfig& config, const ExecHardening& hardening,
+                   const ExecHelperOptions& options, int null_fd) {
+  UniqueFd stdin_fd(
+      fcntl(options.stdin_open && !options.tty ? kExecStdinFd : null_fd, F_DUPFD_CLOEXEC, 0));
+  if (!stdin_fd.valid()) return Fail(errno, "open exec stdin");
+  UniqueFd slave;
+  if (options.tty && OpenCommandTerminal(config, options, &slave) != 0) return 1;
+  return RunCommand(config, hardening, CommandStdio{std::move(stdin_fd), std::move(slave)},
+                    options.timeout_seconds);
+}
 
 int RunExecHelper(const ExecHelperOptions& options) {
   // Like the init: the forked child is in the container's pid namespace before its exec, and
   // its /proc/<pid>/exe is the host's quilt-monitor binary. Not dumpable, that entry is closed
   // to the container's processes (CVE-2019-5736); exec makes the command dumpable again.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::string text;
-  if (!ReadAll(0, &text)) return Fail(errno, "read exec config");
   MonitorConfig config;
-  std::string error;
-  if (!monitor_codec::DecodeMonitorConfig(text, &config, &error)) {
-    dprintf(kExecStatusFd, "error %d %s\n", EINVAL, error.c_str());
-    return 1;
-  }
+  if (!ReadExecConfig(0, &config)) return 1;
   // Opened on the host: the container's /dev/null is only a bind of it anyway.
-  UniqueFd stdin_fd(options.stdin_open && !options.tty ? dup(kExecStdinFd)
-                                                       : open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!stdin_fd.valid()) return Fail(errno, "open exec stdin");
+  UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd.valid()) return Fail(errno, "open /dev/null");
   ExecHardening hardening;
-  StartReport report;
-  if (!hardening.Prepare(config, &report)) {
-    report.detail[sizeof(report.detail) - 1] = '\0';
-    return Fail(report.error, report.detail);
-  }
-  if (EnterContainer(config, options.init_pid) != 0) return 1;
-  UniqueFd slave;
-  if (options.tty && OpenCommandTerminal(config, options, &slave) != 0) return 1;
-  return RunCommand(config, hardening, CommandStdio{std::move(stdin_fd), std::move(slave)},
-                    options.timeout_seconds);
+  if (!PrepareExecHardening(config, &hardening)) return 1;
+  if (!EnterContainer(config, options.init_pid)) return 1;
+  return RunExecCommand(config, hardening, options, null_fd.get());
 }
 
 }  // namespace quilt

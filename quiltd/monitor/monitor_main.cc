@@ -3,6 +3,8 @@
 // exists (see monitor_protocol.h).
 // quilt-monitor exec <init_pid> <timeout_seconds> <stdin> <tty> <rows> <columns>: runs one
 // command in a running container (see exec_helper.h for its fds).
+// quilt-monitor exec-server <init_pid>: starts a running container's exec server
+// (exec_server.h).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "quiltd/monitor/exec_helper.h"
+#include "quiltd/monitor/exec_server.h"
 #include "quiltd/monitor/monitor.h"
 
 int main(int argc, char** argv) {
@@ -28,12 +31,16 @@ int main(int argc, char** argv) {
                                       strlen(argv[argc - 1]) + 1};
     return quilt::RunSpareMonitor(argv[2], std::vector<std::string>(argv + 3, argv + argc), area);
   }
+  if (argc == 3 && strcmp(argv[1], "exec-server") == 0) {
+    return quilt::RunExecServerStart(static_cast<pid_t>(atoi(argv[2])));
+  }
   if (argc != 2) {
     fprintf(stderr,
             "usage: quilt-monitor <bundle_dir>\n"
             "       quilt-monitor spare <spare_dir> <cgroup.procs>...\n"
             "       quilt-monitor exec <init_pid> <timeout_seconds> <stdin> <tty> <rows> "
-            "<columns>\n");
+            "<columns>\n"
+            "       quilt-monitor exec-server <init_pid>\n");
     return 2;
   }
   return quilt::RunMonitor(argv[1]);

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "common/fd_passing.h"
 #include "common/status_macros.h"
+#include "quiltd/monitor/exec_helper.h"
 
 extern char** environ;
 
@@ -40,9 +41,11 @@ absl::StatusOr<Pipe> MakePipe(int read_flags) {
   return pipe;
 }
 
+}  // namespace
+
 // The config goes in a memfd rather than a pipe: writing it can neither block nor raise
 // SIGPIPE in quiltd when the helper dies early.
-absl::StatusOr<UniqueFd> ConfigFile(absl::string_view data) {
+absl::StatusOr<UniqueFd> ExecConfigFile(absl::string_view data) {
   UniqueFd fd(::memfd_create("quilt-exec-config", MFD_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("create exec config");
   while (!data.empty()) {
@@ -55,44 +58,48 @@ absl::StatusOr<UniqueFd> ConfigFile(absl::string_view data) {
   return fd;
 }
 
-}  // namespace
-
-absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
-                                            const std::string& config_json, int init_pidfd,
-                                            pid_t init_pid, const ExecIo& io) {
-  QUILT_ASSIGN_OR_RETURN(UniqueFd config, ConfigFile(config_json));
+absl::StatusOr<ExecChannels> MakeExecChannels(const std::string& config_json, const ExecIo& io) {
+  ExecChannels channels;
+  QUILT_ASSIGN_OR_RETURN(channels.config, ExecConfigFile(config_json));
   QUILT_ASSIGN_OR_RETURN(Pipe out, MakePipe(O_NONBLOCK));
   QUILT_ASSIGN_OR_RETURN(Pipe err, MakePipe(O_NONBLOCK));
   QUILT_ASSIGN_OR_RETURN(Pipe status, MakePipe(0));
   QUILT_ASSIGN_OR_RETURN(Pipe lifeline, MakePipe(0));
-  Pipe input;
   if (io.stdin_open && !io.tty) {
-    QUILT_ASSIGN_OR_RETURN(input, MakePipe(0));
+    QUILT_ASSIGN_OR_RETURN(Pipe input, MakePipe(0));
     if (::fcntl(input.write.get(), F_SETFL, O_NONBLOCK) != 0) {
       return ErrnoStatus("make exec stdin non-blocking");
     }
+    channels.stdin_read = std::move(input.read);
+    channels.ours.stdin_fd = std::move(input.write);
   }
-  UniqueFd terminal_ours, terminal_theirs;
   if (io.tty) {
     int sockets[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
       return ErrnoStatus("create exec terminal socket");
     }
-    terminal_ours.Reset(sockets[0]);
-    terminal_theirs.Reset(sockets[1]);
+    channels.ours.terminal_socket.Reset(sockets[0]);
+    channels.terminal_socket.Reset(sockets[1]);
   }
+  channels.stdout_write = std::move(out.write);
+  channels.stderr_write = std::move(err.write);
+  channels.status_write = std::move(status.write);
+  channels.lifeline_read = std::move(lifeline.read);
+  channels.ours.stdout_fd = std::move(out.read);
+  channels.ours.stderr_fd = std::move(err.read);
+  channels.ours.status_fd = std::move(status.read);
+  channels.ours.lifeline = std::move(lifeline.write);
+  return channels;
+}
 
-  // dup2 clears CLOEXEC on the copies, so exactly fds 0-5 reach the helper.
+absl::StatusOr<pid_t> SpawnMonitorMode(const std::string& monitor_path,
+                                       std::vector<std::string> args,
+                                       const std::vector<std::pair<int, int>>& fds) {
+  // dup2 clears CLOEXEC on the copies, so exactly the listed fds (and no other of quiltd's)
+  // reach the process.
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, config.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, out.write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err.write.get(), 2);
-  posix_spawn_file_actions_adddup2(&actions, init_pidfd, 3);
-  posix_spawn_file_actions_adddup2(&actions, status.write.get(), 4);
-  posix_spawn_file_actions_adddup2(&actions, lifeline.read.get(), 5);
-  if (input.read.valid()) posix_spawn_file_actions_adddup2(&actions, input.read.get(), 6);
-  if (terminal_theirs.valid()) posix_spawn_file_actions_adddup2(&actions, terminal_theirs.get(), 7);
+  for (const auto& [fd, target] : fds) posix_spawn_file_actions_adddup2(&actions, fd, target);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // As for the monitor: not quiltd's blocked signals nor its changed handlers.
@@ -102,27 +109,40 @@ absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string args[] = {"quilt-monitor",           "exec",
-                        absl::StrCat(init_pid),    absl::StrCat(io.timeout_seconds),
-                        io.stdin_open ? "1" : "0", io.tty ? "1" : "0",
-                        absl::StrCat(io.rows),     absl::StrCat(io.columns)};
-  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data(),
-                  args[5].data(), args[6].data(), args[7].data(), nullptr};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  const int spawn_error = posix_spawn(&pid, monitor_path.c_str(), &actions, &attr, argv, environ);
+  const int spawn_error =
+      posix_spawn(&pid, monitor_path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (spawn_error != 0) return ErrnoStatus(spawn_error, absl::StrCat("spawn ", monitor_path));
+  return pid;
+}
 
-  ExecProcess process;
-  process.pid = pid;
-  process.stdout_fd = std::move(out.read);
-  process.stderr_fd = std::move(err.read);
-  process.status_fd = std::move(status.read);
-  process.lifeline = std::move(lifeline.write);
-  process.stdin_fd = std::move(input.write);
-  process.terminal_socket = std::move(terminal_ours);
-  return process;
+absl::StatusOr<ExecProcess> SpawnExecHelper(const std::string& monitor_path,
+                                            const std::string& config_json, int init_pidfd,
+                                            pid_t init_pid, const ExecIo& io) {
+  QUILT_ASSIGN_OR_RETURN(ExecChannels channels, MakeExecChannels(config_json, io));
+  std::vector<std::pair<int, int>> fds = {{channels.config.get(), 0},
+                                          {channels.stdout_write.get(), 1},
+                                          {channels.stderr_write.get(), 2},
+                                          {init_pidfd, kExecInitPidfd},
+                                          {channels.status_write.get(), kExecStatusFd},
+                                          {channels.lifeline_read.get(), kExecLifelineFd}};
+  if (channels.stdin_read.valid()) fds.emplace_back(channels.stdin_read.get(), kExecStdinFd);
+  if (channels.terminal_socket.valid()) {
+    fds.emplace_back(channels.terminal_socket.get(), kExecTerminalFd);
+  }
+  QUILT_ASSIGN_OR_RETURN(
+      channels.ours.pid,
+      SpawnMonitorMode(monitor_path,
+                       {"quilt-monitor", "exec", absl::StrCat(init_pid),
+                        absl::StrCat(io.timeout_seconds), io.stdin_open ? "1" : "0",
+                        io.tty ? "1" : "0", absl::StrCat(io.rows), absl::StrCat(io.columns)},
+                       fds));
+  return std::move(channels.ours);
 }
 
 absl::StatusOr<UniqueFd> ReceiveExecTerminal(int terminal_socket) {
@@ -163,6 +183,7 @@ absl::StatusOr<ExecResult> ParseExecStatus(absl::string_view text) {
 }
 
 void ReapExecHelper(pid_t pid) {
+  if (pid <= 0) return;  // served by the container's exec server: no child of quiltd
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
 }

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,9 +31,10 @@ struct ExecIo {
   uint16_t columns = 0;
 };
 
-// A running exec helper, quiltd's unreaped child.
+// A running exec: a helper, quiltd's unreaped child, or a request the container's exec server
+// took (quiltd/runtime/exec_server_client.h).
 struct ExecProcess {
-  pid_t pid = 0;
+  pid_t pid = 0;       // the helper; 0 when the exec server runs it
   UniqueFd stdout_fd;  // read ends of the command's output, non-blocking
   UniqueFd stderr_fd;
   UniqueFd status_fd;  // the helper's status line, then EOF once it has exited
@@ -40,6 +43,30 @@ struct ExecProcess {
   // With tty: the helper sends the terminal's master over this socket (ReceiveExecTerminal).
   UniqueFd terminal_socket;
 };
+
+// A memfd holding `data`, rewound: a config for the helper or the exec server (a memfd, not
+// a pipe: writing it can neither block nor raise SIGPIPE when the reader died early).
+absl::StatusOr<UniqueFd> ExecConfigFile(absl::string_view data);
+
+// The fds of one exec: quiltd's ends in `ours`, the other ends for the process that runs it
+// (the helper's fds 0, 1, 2, 4, 5, 6 and 7 in exec_helper.h).
+struct ExecChannels {
+  ExecProcess ours;
+  UniqueFd config;  // a memfd holding `config_json`
+  UniqueFd stdout_write;
+  UniqueFd stderr_write;
+  UniqueFd status_write;
+  UniqueFd lifeline_read;
+  UniqueFd stdin_read;       // io.stdin_open without tty
+  UniqueFd terminal_socket;  // io.tty
+};
+absl::StatusOr<ExecChannels> MakeExecChannels(const std::string& config_json, const ExecIo& io);
+
+// posix_spawns `monitor_path` with `args` (argv[0] included), each (fd, target) pair of `fds`
+// duplicated to its target number and no other fd, default signal handlers and an empty mask.
+absl::StatusOr<pid_t> SpawnMonitorMode(const std::string& monitor_path,
+                                       std::vector<std::string> args,
+                                       const std::vector<std::pair<int, int>>& fds);
 
 // Spawns `monitor_path exec ...` with the fds exec_helper.h lists and `config_json` as its
 // stdin. `init_pidfd` is duplicated into the helper.
@@ -56,7 +83,8 @@ absl::StatusOr<UniqueFd> ReceiveExecTerminal(int terminal_socket);
 // anything else that is not an exit line is INTERNAL.
 absl::StatusOr<ExecResult> ParseExecStatus(absl::string_view text);
 
-// Waits for the helper to exit (it is about to, once its status pipe is at EOF).
+// Waits for the helper to exit (it is about to, once its status pipe is at EOF); nothing
+// for pid 0.
 void ReapExecHelper(pid_t pid);
 
 }  // namespace quilt

@@ -625,7 +625,8 @@ absl::StatusOr<ContainerStats> Runtime::Stats(const std::string& ref) const {
   return ContainerStats{record.id, *usage};
 }
 
-absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const ExecOptions& options) {
+absl::StatusOr<PendingExec> Runtime::BeginExec(const std::string& ref,
+                                               const ExecOptions& options) {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
   if (record.state != ContainerState::kRunning) {
     return absl::FailedPreconditionError(
@@ -650,9 +651,7 @@ absl::StatusOr<ExecProcess> Runtime::StartExec(const std::string& ref, const Exe
       QUILT_RETURN_IF_ERROR(CheckIdsMapped(IdsOf(user), config.userns_size, "user"));
     }
   }
-  QUILT_ASSIGN_OR_RETURN(UniqueFd pidfd, InitPidfd(record, "exec in"));
-  return SpawnExecHelper(launcher_.monitor_path(), SerializeMonitorConfig(config), pidfd.get(),
-                         record.init_pid, options.io);
+  return OfferExec(record, std::move(text), config, options.io);
 }
 
 absl::StatusOr<AttachConnection> Runtime::Attach(const std::string& ref) {

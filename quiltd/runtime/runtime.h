@@ -9,6 +9,7 @@
 // (the service runs them on its thread pool) except Wait, which calls back.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "quiltd/logs/log_watcher.h"
 #include "quiltd/runtime/attach_client.h"
 #include "quiltd/runtime/exec_launcher.h"
+#include "quiltd/runtime/exec_server_client.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
 #include "quiltd/runtime/spare_pool.h"
@@ -60,6 +62,15 @@ struct ExecOptions {
   std::string working_dir;
   std::string user;  // as ContainerSpec.user, resolved in the image
   ExecIo io;         // timeout, stdin and terminal
+};
+
+// An exec between Runtime::BeginExec and Runtime::FinishExec.
+struct PendingExec {
+  ContainerRecord record;
+  std::string container_config;  // the text of the container's config.json
+  std::string exec_config;       // the exec's config (the same, with the exec's command)
+  ExecIo io;
+  std::optional<SentExecRequest> sent;  // when the container's exec server listened
 };
 
 // A container's root directory opened for a copy (Runtime::OpenCopyRoot).
@@ -107,9 +118,18 @@ class Runtime {
   absl::StatusOr<ContainerStats> Stats(const std::string& ref) const;
 
   // Starts a command in a running container (its namespaces, root, cgroup and hardening)
-  // through a `quilt-monitor exec` helper; the caller streams its pipes. NOT_FOUND for an
+  // through the container's exec server, started on the first exec (or a `quilt-monitor
+  // exec` helper when none can be started); the caller streams its pipes. NOT_FOUND for an
   // unknown ref, FAILED_PRECONDITION unless running, INVALID_ARGUMENT for an unknown user.
+  // BeginExec then FinishExec.
   absl::StatusOr<ExecProcess> StartExec(const std::string& ref, const ExecOptions& options);
+  // StartExec's first step, which waits for no other process (fit for a gRPC thread):
+  // resolves and checks the container, builds the exec's config and, when the container's
+  // exec server listens, sends it the request. The errors of StartExec's checks.
+  absl::StatusOr<PendingExec> BeginExec(const std::string& ref, const ExecOptions& options);
+  // The second step, which may wait (for the server's answer; on a first exec for a server
+  // to start, which can take tens of milliseconds): the running exec.
+  absl::StatusOr<ExecProcess> FinishExec(PendingExec pending);
 
   // Connects to the workload of a running container created with tty or stdin_open, through
   // its monitor (quiltd/runtime/attach_client.h). NOT_FOUND for an unknown ref,
@@ -179,6 +199,14 @@ class Runtime {
                                                const CgroupLimits& limits, UniqueFd* start_pipe);
   absl::StatusOr<ContainerRecord> FinishRunningStart(ContainerRecord record,
                                                      LaunchedMonitor monitor);
+  // The end of BeginExec (runtime_exec.cc): `exec_config` is built on `container_config`, the
+  // text of the container's config.json.
+  absl::StatusOr<PendingExec> OfferExec(const ContainerRecord& record, std::string container_config,
+                                        const MonitorConfig& exec_config, const ExecIo& io);
+  // The fallback: a one-shot `quilt-monitor exec` helper; logs `why` there was no server.
+  absl::StatusOr<ExecProcess> RunExecHelper(const ContainerRecord& record,
+                                            const std::string& exec_config, const ExecIo& io,
+                                            const absl::Status& why);
   // A new pidfd of a running container's init; FAILED_PRECONDITION when it is gone.
   absl::StatusOr<UniqueFd> InitPidfd(const ContainerRecord& record, absl::string_view verb);
   absl::Status WatchMonitor(const std::string& id, UniqueFd pidfd);
@@ -216,6 +244,8 @@ class Runtime {
 
   absl::Mutex default_image_mu_;  // one first-use import of the default image at a time
   absl::Mutex userns_mu_;         // one "auto" range pick-and-insert at a time
+  // One exec server start per container at a time (striped by id).
+  std::array<absl::Mutex, 16> exec_server_mu_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "common/thread_cache.h"
 #include "quiltd/service/request_validation.h"
 #include "quiltd/service/status_conversion.h"
 
@@ -16,6 +17,27 @@ namespace {
 
 // Bytes per output message: one pipe's worth, far below gRPC's 4 MiB cap.
 constexpr size_t kChunkBytes = 64 * 1024;
+
+ExecOptions ExecOptionsOf(const v1::ExecStart& start) {
+  ExecOptions options;
+  options.argv.assign(start.command().begin(), start.command().end());
+  options.env.assign(start.env().begin(), start.env().end());
+  options.working_dir = start.working_dir();
+  options.user = start.user();
+  options.io.timeout_seconds = start.timeout_seconds();
+  options.io.stdin_open = start.stdin_open();
+  options.io.tty = start.tty();
+  options.io.rows = static_cast<uint16_t>(start.terminal_size().rows());
+  options.io.columns = static_cast<uint16_t>(start.terminal_size().columns());
+  return options;
+}
+
+// The relay threads of every Exec, reused from one to the next; never destroyed (idle ones end
+// with the process).
+ThreadCache& RelayThreads() {
+  static ThreadCache* const threads = new ThreadCache();
+  return *threads;
+}
 
 }  // namespace
 
@@ -46,21 +68,22 @@ void ExecReactor::OnReadDone(bool ok) {
   }
   if (status.ok() && !wake_fd_.valid()) status = absl::InternalError("exec: create eventfd");
   if (!status.ok()) return Finish(ToGrpcStatus(status));
-  thread_ = std::thread([this, start = request_.message.start()] { Run(start); });
+  // Here, so that the container's exec server already works on the request while the relay
+  // thread wakes up: BeginExec waits for no other process.
+  const v1::ExecStart& start = request_.message.start();
+  absl::StatusOr<PendingExec> pending = runtime_->BeginExec(start.ref(), ExecOptionsOf(start));
+  if (!pending.ok()) return Finish(ToGrpcStatus(pending.status()));
+  pending_ = *std::move(pending);
+  relay_done_ = std::make_shared<absl::Notification>();
+  RelayThreads().Run([this, start, done = relay_done_] {
+    Run(start);  // its Finish may delete this reactor
+    done->Notify();
+  });
 }
 
 void ExecReactor::Run(v1::ExecStart start) {
-  ExecOptions options;
-  options.argv.assign(start.command().begin(), start.command().end());
-  options.env.assign(start.env().begin(), start.env().end());
-  options.working_dir = start.working_dir();
-  options.user = start.user();
-  options.io.timeout_seconds = start.timeout_seconds();
-  options.io.stdin_open = start.stdin_open();
-  options.io.tty = start.tty();
-  options.io.rows = static_cast<uint16_t>(start.terminal_size().rows());
-  options.io.columns = static_cast<uint16_t>(start.terminal_size().columns());
-  absl::StatusOr<ExecProcess> process = runtime_->StartExec(start.ref(), options);
+  relay_thread_ = std::this_thread::get_id();
+  absl::StatusOr<ExecProcess> process = runtime_->FinishExec(*std::move(pending_));
   if (!process.ok()) return Finish(ToGrpcStatus(process.status()));
   UniqueFd terminal;
   absl::Status failure;
@@ -191,13 +214,11 @@ void ExecReactor::Wake() {
 }
 
 void ExecReactor::OnDone() {
-  // OnDone may run on the pump thread itself (inside its Finish): it cannot join itself.
-  if (thread_.joinable()) {
-    if (thread_.get_id() == std::this_thread::get_id()) {
-      thread_.detach();
-    } else {
-      thread_.join();
-    }
+  // OnDone may run on the relay thread itself (inside its Finish): it cannot wait for itself,
+  // and the relay touches nothing of the reactor after Finish. Anywhere else, the relay is
+  // let finish first. relay_thread_ was set before any Finish of the relay, so before this.
+  if (relay_done_ != nullptr && relay_thread_ != std::this_thread::get_id()) {
+    relay_done_->WaitForNotification();
   }
   delete this;
 }

@@ -1,18 +1,22 @@
-// Streams one Exec: reads the start message, starts the `quilt-monitor exec` helper, relays
-// the client's stdin and resizes (InputRelay) and copies the command's output (its pipes, or
-// its terminal's master) into ExecResponse messages, then its exit. A dedicated thread per
-// exec does the relaying (a read may wait as long as the command runs, which must not hold a
-// gRPC or pool thread); it starts no read while a write is pending, so memory stays bounded
-// by one chunk each way.
+// Streams one Exec: reads the start message, starts the command (Runtime::BeginExec on the
+// gRPC thread, FinishExec on the relay thread), relays the client's stdin and resizes
+// (InputRelay) and copies the command's output (its pipes, or its terminal's master) into
+// ExecResponse messages, then its exit. A thread of its own per exec does the relaying (a
+// read may wait as long as the command runs, which must not hold a gRPC or pool thread),
+// taken from a ThreadCache so that a busy machine does not delay the exec's start; it starts
+// no read while a write is pending, so memory stays bounded by one chunk each way.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/unique_fd.h"
 #include "quilt/v1/quilt.pb.h"
 #include "quiltd/runtime/runtime.h"
@@ -53,7 +57,11 @@ class ExecReactor final
   InputRelay input_;
   absl::Status input_error_;  // pump thread only
   v1::ExecResponse response_;
-  std::thread thread_;
+  std::optional<PendingExec> pending_;  // from BeginExec, for the relay's FinishExec
+  // Set once the relay has returned (it may outlive the reactor: OnDone can run inside its
+  // Finish, on its own thread, whose id is `relay_thread_`).
+  std::shared_ptr<absl::Notification> relay_done_;
+  std::thread::id relay_thread_;
 
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

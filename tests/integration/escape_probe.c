@@ -4,6 +4,11 @@
  * missing paths, read-only queries), so a broken sandbox fails the test, not the host.
  *   escape_probe syscalls   the calls the default seccomp profile refuses
  *   escape_probe ids        "uid=U euid=E": run setuid-root to check no_new_privs
+ *   escape_probe exec-server PATH
+ *                           asks the exec server listening on PATH (the container's own,
+ *                           bound in by the test) to take a request; "exec-server: refused"
+ *                           is the expected answer. The request carries no fds, so even a
+ *                           server that took it could run nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,8 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +94,34 @@ static void ProbeSyscalls(void) {
   TRY("unshare", SYS_unshare, CLONE_NEWUSER);
 }
 
+static void ProbeExecServer(const char* path) {
+  struct sockaddr_un address;
+  memset(&address, 0, sizeof(address));
+  address.sun_family = AF_UNIX;
+  strncpy(address.sun_path, path, sizeof(address.sun_path) - 1);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr*)&address, sizeof(address)) != 0) {
+    printf("exec-server: connect: %s\n", strerror(errno));
+    return;
+  }
+  /* An ExecServerRequest (exec_server_protocol.h): the magic, all else zero. */
+  char request[16] = {0x31, 0x78, 0x65, 0x71};
+  (void)send(fd, request, sizeof(request), MSG_NOSIGNAL);
+  struct timeval timeout = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  char reply[256];
+  ssize_t n = recv(fd, reply, sizeof(reply) - 1, 0);
+  if (n == 1 && reply[0] == 'r') {
+    printf("exec-server: refused\n");
+  } else if (n > 0) {
+    reply[n] = '\0';
+    printf("exec-server: answered %s\n", reply);
+  } else {
+    printf("exec-server: %s\n", n == 0 ? "closed without an answer" : strerror(errno));
+  }
+  close(fd);
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc == 2 && strcmp(argv[1], "syscalls") == 0) {
@@ -96,6 +132,10 @@ int main(int argc, char** argv) {
     printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
     return 0;
   }
-  fprintf(stderr, "usage: escape_probe syscalls|ids\n");
+  if (argc == 3 && strcmp(argv[1], "exec-server") == 0) {
+    ProbeExecServer(argv[2]);
+    return 0;
+  }
+  fprintf(stderr, "usage: escape_probe syscalls|ids|exec-server PATH\n");
   return 2;
 }

@@ -1,10 +1,26 @@
 // Exec runs commands inside a running container: its filesystem, namespaces, cgroup and
-// hardening; output streamed apart, exit codes, timeouts and concurrency.
+// hardening; output streamed apart, exit codes, timeouts and concurrency. Execs go through
+// the container's exec server (quiltd/monitor/exec_server.h): started once, in the
+// container's cgroup, unreachable from the container, surviving quiltd's restarts.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -14,6 +30,89 @@ namespace quilt::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<pid_t> AllPids() {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  while (dirent* e = proc != nullptr ? readdir(proc) : nullptr) {
+    if (pid_t pid = atoi(e->d_name); pid > 0) pids.push_back(pid);
+  }
+  if (proc != nullptr) closedir(proc);
+  return pids;
+}
+
+// Host pids of the processes named `comm` whose parent is `parent`.
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string& comm) {
+  std::vector<pid_t> found;
+  for (pid_t pid : AllPids()) {
+    // "pid (comm) state ppid ..."
+    const std::string stat = ReadText(absl::StrCat("/proc/", pid, "/stat"));
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::vector<std::string> rest = absl::StrSplit(stat.substr(close + 2), ' ');
+    if (stat.substr(open + 1, close - open - 1) == comm && rest.size() > 1 &&
+        atoi(rest[1].c_str()) == parent) {
+      found.push_back(pid);
+    }
+  }
+  return found;
+}
+
+// Host pids of the exec servers of the container whose init is `init_pid`: its children
+// named quilt-exec (the server's forks, one waiting for the next request and one per
+// running exec, are the server's children).
+std::vector<pid_t> ExecServers(pid_t init_pid) { return ChildrenNamed(init_pid, "quilt-exec"); }
+
+// The host pid of the process whose argv is exactly `argv`, or 0.
+pid_t FindProcess(const std::vector<std::string>& argv) {
+  const std::string wanted = absl::StrJoin(argv, std::string(1, '\0')) + '\0';
+  for (pid_t pid : AllPids()) {
+    if (ReadText(absl::StrCat("/proc/", pid, "/cmdline")) == wanted) return pid;
+  }
+  return 0;
+}
+
+// Watches directories for writes to cgroup.procs or tasks: attaches of a process to a cgroup.
+class CgroupAttachWatch {
+ public:
+  explicit CgroupAttachWatch(const std::vector<std::string>& dirs)
+      : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    for (const std::string& dir : dirs) {
+      EXPECT_GE(inotify_add_watch(fd_, dir.c_str(), IN_MODIFY), 0) << dir;
+    }
+  }
+  ~CgroupAttachWatch() { close(fd_); }
+
+  // The attaches seen since the last call, as "<watch> <file>".
+  std::vector<std::string> Attaches() {
+    std::vector<std::string> seen;
+    alignas(inotify_event) char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd_, buffer, sizeof(buffer))) > 0) {
+      for (char* at = buffer; at < buffer + n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(at);
+        const std::string name = event->len > 0 ? event->name : "";
+        if (name == "cgroup.procs" || name == "tasks") {
+          seen.push_back(absl::StrCat(event->wd, " ", name));
+        }
+        at += sizeof(inotify_event) + event->len;
+      }
+    }
+    return seen;
+  }
+
+ private:
+  int fd_;
+};
 
 struct ExecOutcome {
   grpc::Status status;
@@ -65,6 +164,17 @@ class ExecTest : public QuiltdTest {
     EXPECT_TRUE(WaitForLog(c.id(), "ready"));
     return c;
   }
+
+  // The container's cgroup directories, in every hierarchy.
+  std::vector<std::string> CgroupDirsOf(const std::string& id) const {
+    std::vector<std::string> dirs;
+    for (const std::string& dir : ContainerCgroups()) {
+      if (absl::StrContains(dir, id)) dirs.push_back(dir);
+    }
+    return dirs;
+  }
+
+  std::string BundleOf(const std::string& id) const { return state_dir_ + "/containers/" + id; }
 };
 
 TEST_F(ExecTest, EchoAndExitCodes) {
@@ -121,9 +231,12 @@ TEST_F(ExecTest, SeesTheContainersFilesystemHostnameAndProcesses) {
   EXPECT_EQ(lines[0], "from-workload");
   EXPECT_EQ(lines[1], "exec-box");
   // The container's pid namespace: its init is pid 1 and only a handful of processes exist
-  // (init, the workload's sh and sleep, the exec's sh and ps).
+  // (init, the workload's sh and sleep, the exec's sh and ps), besides the exec server's.
   EXPECT_THAT(result.out, HasSubstr("sleep"));
-  EXPECT_LE(lines.size(), 2u + 1u + 6u) << result.out;
+  const auto others = std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+    return !absl::StrContains(line, "quilt-exec");
+  });
+  EXPECT_LE(others, 2 + 1 + 6) << result.out;
   EXPECT_THAT(lines[3], ::testing::MatchesRegex(" *1 .*")) << result.out;
 }
 
@@ -224,6 +337,216 @@ TEST_F(ExecTest, CliCopiesOutputAndExitCode) {
   EXPECT_EQ(result.exit_code, 5) << result.err;
   EXPECT_EQ(result.out, "1 /tmp\n");
   EXPECT_EQ(result.err, "e\n");
+}
+
+TEST_F(ExecTest, OneExecServerForksEveryCommand) {
+  v1::Container c = RunSleeper();
+  // Before any exec there is none: a container never exec'd into costs nothing more.
+  EXPECT_THAT(ExecServers(c.pid()), IsEmpty());
+  ExecOutcome first = Exec(c.id(), {"sh", "-c", "cat /proc/$PPID/comm"});
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  // The command's parent is in the container's pid namespace (a helper outside it would show
+  // as pid 0): the server's fork for this exec.
+  EXPECT_EQ(first.out, "quilt-exec\n");
+  const std::vector<pid_t> servers = ExecServers(c.pid());
+  ASSERT_EQ(servers.size(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    ExecOutcome again = Exec(c.id(), {"true"});
+    ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+    EXPECT_EQ(again.exit.exit_code(), 0);
+  }
+  EXPECT_EQ(ExecServers(c.pid()), servers);
+  // Not dumpable: its binary and fds (the listening socket) are closed to the container's
+  // root, as the init's are.
+  ExecOutcome peek =
+      Exec(c.id(), {"sh", "-c",
+                    "for p in $(ps -o pid,comm | awk '$2 == \"quilt-exec\" {print $1}'); do "
+                    "for f in /proc/$p/exe /proc/$p/fd/*; do readlink $f || echo closed; done; "
+                    "done"});
+  ASSERT_TRUE(peek.status.ok()) << peek.status.error_message();
+  EXPECT_THAT(peek.out, HasSubstr("closed"));
+  for (absl::string_view line : absl::StrSplit(peek.out, '\n', absl::SkipEmpty())) {
+    EXPECT_EQ(line, "closed");
+  }
+}
+
+TEST_F(ExecTest, OnlyTheFirstExecAttachesToTheCgroup) {
+  v1::Container c = RunSleeper();
+  const std::vector<std::string> dirs = CgroupDirsOf(c.id());
+  ASSERT_THAT(dirs, Not(IsEmpty()));
+  CgroupAttachWatch watch(dirs);
+  // The first exec starts the server, which joins the container's cgroups: the watch sees
+  // those writes.
+  ASSERT_TRUE(Exec(c.id(), {"true"}).status.ok());
+  EXPECT_THAT(watch.Attaches(), Not(IsEmpty()));
+  // Later execs are forks of the server: no write to cgroup.procs at all (on v1 such a write
+  // waits for an RCU grace period after an idle gap).
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ExecOutcome next = Exec(c.id(), {"true"});
+    ASSERT_TRUE(next.status.ok()) << next.status.error_message();
+  }
+  EXPECT_THAT(watch.Attaches(), IsEmpty());
+}
+
+TEST_F(ExecTest, CommandIsInTheContainersCgroupsAndNamespaces) {
+  v1::Container c = RunSleeper();
+  ASSERT_TRUE(Exec(c.id(), {"true"}).status.ok());  // the server runs from here on
+  ExecOutcome outcome;
+  std::thread exec([&] { outcome = Exec(c.id(), {"sleep", "3001"}); });
+  pid_t pid = 0;
+  for (int i = 0; i < 200 && pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    pid = FindProcess({"sleep", "3001"});
+  }
+  ASSERT_NE(pid, 0) << "the exec'd sleep never appeared";
+  int compared = 0;
+  for (const char* file : {"pids.max", "memory.max", "memory.limit_in_bytes", "cpu.max",
+                           "cpu.shares", "cgroup.procs"}) {
+    const std::string workload = CgroupFileOf(c.pid(), file);
+    if (workload.empty()) continue;
+    EXPECT_EQ(CgroupFileOf(pid, file), workload) << file;
+    ++compared;
+  }
+  EXPECT_GE(compared, 2);
+  for (const char* ns : {"pid", "mnt", "net", "uts", "ipc", "cgroup"}) {
+    char ours[64] = {}, theirs[64] = {};
+    ASSERT_GT(readlink(absl::StrCat("/proc/", pid, "/ns/", ns).c_str(), ours, sizeof(ours)), 0);
+    ASSERT_GT(readlink(absl::StrCat("/proc/", c.pid(), "/ns/", ns).c_str(), theirs, sizeof(theirs)),
+              0);
+    EXPECT_STREQ(ours, theirs) << ns;
+  }
+  kill(pid, SIGKILL);
+  exec.join();
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(outcome.exit.signal(), SIGKILL);
+}
+
+TEST_F(ExecTest, ExecServerSurvivesADaemonRestart) {
+  v1::Container c = RunSleeper();
+  ASSERT_TRUE(Exec(c.id(), {"true"}).status.ok());
+  const std::vector<pid_t> servers = ExecServers(c.pid());
+  ASSERT_EQ(servers.size(), 1u);
+  KillDaemon();
+  StartDaemon();
+  ExecOutcome after = Exec(c.id(), {"cat", "/tmp/marker"});
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.out, "from-workload\n");
+  // The same server: it never depended on quiltd.
+  EXPECT_EQ(ExecServers(c.pid()), servers);
+}
+
+TEST_F(ExecTest, KilledExecServerIsReplaced) {
+  v1::Container c = RunSleeper();
+  ASSERT_TRUE(Exec(c.id(), {"true"}).status.ok());
+  const std::vector<pid_t> servers = ExecServers(c.pid());
+  ASSERT_EQ(servers.size(), 1u);
+  ASSERT_EQ(kill(servers[0], SIGKILL), 0);
+  // The init reaps it.
+  for (int i = 0; i < 200 && !ExecServers(c.pid()).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_THAT(ExecServers(c.pid()), IsEmpty());
+  ExecOutcome after = Exec(c.id(), {"echo", "back"});
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.out, "back\n");
+  const std::vector<pid_t> replaced = ExecServers(c.pid());
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_NE(replaced, servers);
+}
+
+TEST_F(ExecTest, StoppedExecServerIsBypassed) {
+  v1::Container c = RunSleeper();
+  ASSERT_TRUE(Exec(c.id(), {"true"}).status.ok());
+  const std::vector<pid_t> servers = ExecServers(c.pid());
+  ASSERT_EQ(servers.size(), 1u);
+  // The container's root could do this: the server and the processes it keeps ready for the
+  // next request are in its pid namespace.
+  std::vector<pid_t> stopped = {servers[0]};
+  for (size_t i = 0; i < stopped.size(); ++i) {
+    for (pid_t child : ChildrenNamed(stopped[i], "quilt-exec")) stopped.push_back(child);
+  }
+  ASSERT_GE(stopped.size(), 2u);
+  for (pid_t pid : stopped) kill(pid, SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  ExecOutcome result = Exec(c.id(), {"sh", "-c", "echo $PPID; touch /tmp/ran-$PPID"});
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.out, "0\n");  // a helper's command
+  EXPECT_THAT(ReadText(dir_ + "/quiltd.log"), HasSubstr("did not answer"));
+  // Let go, it finds the withdrawn request and runs nothing of it.
+  for (pid_t pid : stopped) kill(pid, SIGCONT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ExecOutcome after = Exec(c.id(), {"sh", "-c", "cat /proc/$PPID/comm; ls /tmp/ | grep ran-"});
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.out, "quilt-exec\nran-0\n");
+}
+
+TEST_F(ExecTest, FallsBackToAHelperWhenNoServerCanStart) {
+  v1::Container c = RunSleeper();
+  // A directory where the socket goes: the server cannot bind it.
+  ASSERT_EQ(mkdir((BundleOf(c.id()) + "/exec.sock").c_str(), 0700), 0);
+  ExecOutcome result = Exec(c.id(), {"sh", "-c", "echo $PPID; cat /tmp/marker"});
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  // A helper's command: its parent is outside the container's pid namespace.
+  EXPECT_EQ(result.out, "0\nfrom-workload\n");
+  EXPECT_THAT(ExecServers(c.pid()), IsEmpty());
+  EXPECT_THAT(ReadText(dir_ + "/quiltd.log"), HasSubstr("running a one-shot helper"));
+}
+
+TEST_F(ExecTest, ExecServerRefusesTheContainer) {
+  // The probe, and (only to give the container a path to the socket at all) the containers
+  // directory bound in.
+  const std::string probe_dir = dir_ + "/probe";
+  ASSERT_EQ(mkdir(probe_dir.c_str(), 0755), 0);
+  std::filesystem::copy_file(ESCAPE_PROBE_PATH, probe_dir + "/escape_probe");
+  v1::ContainerSpec spec = Spec({});
+  v1::Mount* probe = spec.add_mounts();
+  probe->set_source(probe_dir);
+  probe->set_destination("/probe");
+  probe->set_read_only(true);
+  v1::Mount* bundles = spec.add_mounts();
+  bundles->set_source(state_dir_ + "/containers");
+  bundles->set_destination("/quilt-containers");
+  v1::Container c = RunSleeper(spec);
+  ASSERT_TRUE(Exec(c.id(), {"true"}).status.ok());
+  ASSERT_EQ(ExecServers(c.pid()).size(), 1u);
+  ExecOutcome probed = Exec(
+      c.id(), {"/probe/escape_probe", "exec-server", "/quilt-containers/" + c.id() + "/exec.sock"});
+  ASSERT_TRUE(probed.status.ok()) << probed.status.error_message();
+  EXPECT_EQ(probed.out, "exec-server: refused\n") << probed.err;
+  // Without that mount the container has no path to it at all.
+  v1::Container plain = RunSleeper();
+  ASSERT_TRUE(Exec(plain.id(), {"true"}).status.ok());
+  ExecOutcome search = Exec(plain.id(), {"sh", "-c",
+                                         "find / -path /proc -prune -o -path /sys -prune -o "
+                                         "-type s -print"});
+  ASSERT_TRUE(search.status.ok()) << search.status.error_message();
+  EXPECT_EQ(search.out, "");
+}
+
+TEST_F(ExecTest, ExecGetsTheWorkloadsSyscallFilter) {
+  const std::string probe_dir = dir_ + "/probe";
+  ASSERT_EQ(mkdir(probe_dir.c_str(), 0755), 0);
+  std::filesystem::copy_file(ESCAPE_PROBE_PATH, probe_dir + "/escape_probe");
+  v1::ContainerSpec spec =
+      Spec({"sh", "-c", "/probe/escape_probe syscalls; echo ready; sleep 1000"});
+  v1::Mount* probe = spec.add_mounts();
+  probe->set_source(probe_dir);
+  probe->set_destination("/probe");
+  probe->set_read_only(true);
+  v1::Container c = Run(spec);
+  ASSERT_TRUE(WaitForLog(c.id(), "ready"));
+  const std::string logged = Logs(c.id());
+  absl::string_view workload = logged;
+  ASSERT_TRUE(absl::ConsumeSuffix(&workload, "ready\n")) << logged;
+  EXPECT_THAT(workload, HasSubstr("mount: Operation not permitted"));
+  // Twice: the first exec starts the server, the second is one of its forks.
+  for (int i = 0; i < 2; ++i) {
+    ExecOutcome exec = Exec(c.id(), {"/probe/escape_probe", "syscalls"});
+    ASSERT_TRUE(exec.status.ok()) << exec.status.error_message();
+    EXPECT_EQ(exec.out, workload);
+  }
 }
 
 }  // namespace
