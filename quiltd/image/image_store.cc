@@ -238,7 +238,12 @@ absl::StatusOr<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& 
                                                              const ExtractLimits& limits) {
   if (state_dir.empty()) return absl::InvalidArgumentError("open image store: empty state dir");
   const std::string dir = absl::StrCat(state_dir, "/images");
-  QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(dir), "open image store"));
+  // 0700, like podman's storage: only root may walk the image trees (an image may hold
+  // setgid dirs or secrets that its containers see but host users must not).
+  QUILT_RETURN_IF_ERROR(Annotate(MakeDirs(dir, 0700), "open image store"));
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return ErrnoStatus(absl::StrCat("open image store: chmod ", dir));
+  }
   // Resolved once so that every path handed to libarchive is absolute and symlink-free.
   char resolved[PATH_MAX];
   if (::realpath(dir.c_str(), resolved) == nullptr) {
