@@ -42,9 +42,10 @@ class Api:
         """Waits up to `timeout` s for the daemon to answer; returns its VersionResponse."""
         return self.system.Version(self.pb.VersionRequest(), timeout=timeout, wait_for_ready=True)
 
-    def create(self, command, start=True, name=""):
-        """Creates (and by default starts) a container of the default image; returns it."""
-        spec = self.pb.ContainerSpec(command=command, name=name)
+    def create(self, command, start=True, name="", log_max_bytes=0):
+        """Creates (and by default starts) a container of the default image; returns it.
+        log_max_bytes 0 keeps quiltd's default log size (64 MiB, 3 files kept)."""
+        spec = self.pb.ContainerSpec(command=command, name=name, log_max_bytes=log_max_bytes)
         reply = self.containers.Create(self.pb.CreateRequest(spec=spec, start=start))
         return reply.container
 
@@ -54,9 +55,9 @@ class Api:
     def remove(self, ref, force=False):
         self.containers.Remove(self.pb.RemoveRequest(ref=ref, force=force))
 
-    def run(self, command):
+    def run(self, command, log_max_bytes=0):
         """Create(start) then Wait; returns the exited container (not removed)."""
-        created = self.create(command)
+        created = self.create(command, log_max_bytes=log_max_bytes)
         if created.state == self.pb.CONTAINER_STATE_FAILED:
             raise RuntimeError(f"start {command}: {created.reason}: {created.message}")
         return self.wait(created.id)

@@ -24,10 +24,16 @@ def _host_file(ctx, command, out):
     return common.check_run([f"{rootfs}/bin/sh", "-c", command], stdout=out, env=env)
 
 
+# Log files larger than the whole output: with quiltd's default rotation (64 MiB, 3 files)
+# the oldest output of a writer this large is dropped by design, and the byte check would
+# count it as lost.
+LOG_MAX_BYTES = 4 << 30
+
+
 def _captured(ctx, command, out):
     """Create(start)..Wait: until the monitor has written the whole log; then checks bytes."""
     start = common.now_ns()
-    exited = ctx.api.run(["sh", "-c", command])
+    exited = ctx.api.run(["sh", "-c", command], log_max_bytes=LOG_MAX_BYTES)
     elapsed = common.now_ns() - start
     if exited.exit_code != 0:
         raise RuntimeError(f"log writer {exited.id}: exit code {exited.exit_code}")
@@ -38,7 +44,9 @@ def _captured(ctx, command, out):
 
 def _followed(ctx, command, out):
     """`quilt-cli run --rm` into a file: capture plus a following Logs stream, end to end."""
-    return common.check_run(ctx.quiltd.cli("run", "--rm", "--", "sh", "-c", command), stdout=out)
+    return common.check_run(
+        ctx.quiltd.cli("run", "--rm", "--log-max-size", str(LOG_MAX_BYTES), "--", "sh", "-c",
+                       command), stdout=out)
 
 
 def logs(ctx, total_bytes, trials):
