@@ -1,12 +1,15 @@
 #include "common/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -126,6 +129,17 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
         absl::StrCat("create directory ", path, ": not a directory"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (d == nullptr) return ErrnoStatus(absl::StrCat("open ", dir));
+  std::vector<std::string> names;
+  while (const struct dirent* ent = ::readdir(d.get())) {
+    const absl::string_view name = ent->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  return names;
 }
 
 }  // namespace quilt

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -31,6 +32,9 @@ absl::Status RemoveTree(const std::string& path);
 
 // Flushes the directory entry changes (creates, renames) of directory `dir` to disk.
 absl::Status FsyncDir(const std::string& dir);
+
+// The names in directory `dir`, without "." and "..", in no particular order.
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 
 // Creates `path` and missing parents with `mode` (like mkdir -p). An existing directory is
 // OK; an existing non-directory is FAILED_PRECONDITION.

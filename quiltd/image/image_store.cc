@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -136,17 +135,6 @@ absl::Status SyncFilesystem(const std::string& dir) {
   if (!fd) return ErrnoStatus(absl::StrCat("open ", dir));
   if (::syncfs(fd.get()) != 0) return ErrnoStatus(absl::StrCat("sync ", dir));
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (d == nullptr) return ErrnoStatus(absl::StrCat("open ", dir));
-  std::vector<std::string> names;
-  while (const struct dirent* ent = ::readdir(d.get())) {
-    const absl::string_view name = ent->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  return names;
 }
 
 // The size of the regular file at `path`; 0 (unknown) when it cannot be told.

@@ -57,8 +57,7 @@ class LogWriter {
   // to the current file (and rotation is tried again at the next record).
   void Rotate();
   // Rotates if the record of `size` bytes is due to, and encodes its header.
-  void StartRecord(LogStreamId stream, uint8_t flags, size_t size,
-                   uint8_t encoded[kLogHeaderSize]);
+  void StartRecord(LogStreamId stream, uint8_t flags, size_t size, uint8_t encoded[kLogHeaderSize]);
   // Writes one whole record, rotating first if it is due, or, on failure, truncates the
   // file back to where it was.
   bool WriteRecord(LogStreamId stream, uint8_t flags, const uint8_t* data, size_t size);

@@ -329,7 +329,8 @@ bool Monitor::ReceiveClaim(int control) {
     return false;
   }
   std::string text, error;
-  if (!ReadAll(config.get(), &text) || !monitor_codec::DecodeMonitorConfig(text, &config_, &error)) {
+  if (!ReadAll(config.get(), &text) ||
+      !monitor_codec::DecodeMonitorConfig(text, &config_, &error)) {
     return false;
   }
   Retitle(argv_, config_.bundle_dir);
@@ -652,8 +653,8 @@ int Monitor::RunSpare(std::vector<std::string> procs_files, ArgvArea argv) {
   }
   bundle_dir_ = bundle_dir;
   Retitle(argv_, bundle_dir_);
-  UniqueFd diagnostics(
-      open((bundle_dir_ + "/monitor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  UniqueFd diagnostics(open((bundle_dir_ + "/monitor.log").c_str(),
+                            O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (diagnostics.valid()) {
     dup2(diagnostics.get(), 1);
     dup2(diagnostics.get(), 2);

@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
     return quilt::RunExecHelper(options);
   }
   if (argc >= 3 && strcmp(argv[1], "spare") == 0) {
-    quilt::ArgvArea area{argv[0], static_cast<size_t>(argv[argc - 1] - argv[0]) +
-                                      strlen(argv[argc - 1]) + 1};
+    quilt::ArgvArea area{
+        argv[0], static_cast<size_t>(argv[argc - 1] - argv[0]) + strlen(argv[argc - 1]) + 1};
     return quilt::RunSpareMonitor(argv[2], std::vector<std::string>(argv + 3, argv + argc), area);
   }
   if (argc == 3 && strcmp(argv[1], "exec-server") == 0) {

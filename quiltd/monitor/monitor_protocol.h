@@ -13,10 +13,11 @@
 // Spares: quiltd may also run `quilt-monitor spare <spare_dir> <cgroup.procs>...` ahead of
 // any container, with fd 4 the read end of a "claim pipe" and its diagnostics going to
 // <spare_dir>/monitor.log. The spare clones its init into fresh namespaces (with a network
-// namespace, without a user namespace), writes it to those cgroups and reports kReady on fd 3. To claim it, quiltd renames those cgroups to the container's, writes the
-// container's config.json and writes "<bundle_dir>\0" to the claim pipe (one write); from then
-// on the spare is the container's monitor as above, and its next report is the start report.
-// EOF on the claim pipe dismisses the spare: it kills its init, removes its cgroups and exits.
+// namespace, without a user namespace), writes it to those cgroups and reports kReady on fd 3. To
+// claim it, quiltd renames those cgroups to the container's, writes the container's config.json and
+// writes "<bundle_dir>\0" to the claim pipe (one write); from then on the spare is the container's
+// monitor as above, and its next report is the start report. EOF on the claim pipe dismisses the
+// spare: it kills its init, removes its cgroups and exits.
 //
 // Files in the bundle, each written to a temp name and renamed, so readers see all or nothing:
 //   state.json  MonitorState: written right before the kRunning report.

@@ -62,9 +62,9 @@ absl::StatusOr<LaunchedMonitor> MonitorLauncher::SpawnSpare(
   UniqueFd claim_write(claim_fds[1]);
   std::vector<std::string> args = {"spare", dir};
   args.insert(args.end(), procs_files.begin(), procs_files.end());
-  QUILT_ASSIGN_OR_RETURN(LaunchedMonitor launched,
-                         SpawnMonitor(std::move(args), dir + "/monitor.log", start_pipe,
-                                      claim_read));
+  QUILT_ASSIGN_OR_RETURN(
+      LaunchedMonitor launched,
+      SpawnMonitor(std::move(args), dir + "/monitor.log", start_pipe, claim_read));
   *claim_pipe = std::move(claim_write);
   return launched;
 }

@@ -47,8 +47,7 @@ class MonitorLauncher {
  private:
   // Spawns the monitor with `args` after argv[0]; `claim_end` (if valid) becomes its fd 4.
   absl::StatusOr<LaunchedMonitor> SpawnMonitor(std::vector<std::string> args,
-                                               const std::string& monitor_log,
-                                               UniqueFd* start_pipe,
+                                               const std::string& monitor_log, UniqueFd* start_pipe,
                                                const UniqueFd& claim_end) const;
 
   std::string monitor_path_;

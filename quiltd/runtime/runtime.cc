@@ -625,8 +625,7 @@ absl::StatusOr<ContainerStats> Runtime::Stats(const std::string& ref) const {
   return ContainerStats{record.id, *usage};
 }
 
-absl::StatusOr<PendingExec> Runtime::BeginExec(const std::string& ref,
-                                               const ExecOptions& options) {
+absl::StatusOr<PendingExec> Runtime::BeginExec(const std::string& ref, const ExecOptions& options) {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
   if (record.state != ContainerState::kRunning) {
     return absl::FailedPreconditionError(

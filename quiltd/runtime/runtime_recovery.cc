@@ -155,15 +155,13 @@ void Runtime::RemoveOrphans() {
   for (const ContainerRecord& r : *records) known.insert(r.id);
 
   const std::string dir = ContainersDir();
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> orphans;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (IsValidId(name) && !known.contains(name)) orphans.push_back(name);
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir);
+  if (!names.ok()) {
+    QUILT_LOG(ERROR) << "recover: " << names.status();
+    return;
   }
-  ::closedir(d);
-  for (const std::string& id : orphans) {
+  for (const std::string& id : *names) {
+    if (!IsValidId(id) || known.contains(id)) continue;
     QUILT_LOG(INFO) << "removing leftovers of unknown container " << id;
     const Bundle bundle(dir, id);
     StopMonitorOf(bundle.dir);

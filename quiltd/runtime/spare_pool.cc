@@ -1,6 +1,5 @@
 #include "quiltd/runtime/spare_pool.h"
 
-#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -129,15 +128,6 @@ bool SparePool::HasWork() const {
   return stopping_ || !dismissed_.empty() || static_cast<int>(ready_.size()) + taken_ < size_;
 }
 
-bool SparePool::FullOrFailing() const {
-  return stopping_ || failures_ > 0 || static_cast<int>(ready_.size()) >= size_;
-}
-
-void SparePool::AwaitFull() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(this, &SparePool::FullOrFailing));
-}
-
 void SparePool::Fill() {
   for (;;) {
     std::vector<Spare> dismissed;
@@ -148,8 +138,8 @@ void SparePool::Fill() {
       if (stopping_) return;
       dismissed.swap(dismissed_);
       make = static_cast<int>(ready_.size()) + taken_ < size_;
-      for (absl::Duration quiet; make && (quiet = last_use_ + kQuietBeforeRefill - absl::Now()) >
-                                            absl::ZeroDuration();) {
+      for (absl::Duration quiet;
+           make && (quiet = last_use_ + kQuietBeforeRefill - absl::Now()) > absl::ZeroDuration();) {
         if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), quiet)) return;
       }
     }
@@ -182,8 +172,9 @@ absl::StatusOr<Spare> SparePool::Make() {
     (void)trash_->Discard(dir);
   };
   QUILT_ASSIGN_OR_RETURN(CgroupPlacement placement, cgroups_->CreateSpare(spare.name));
-  QUILT_ASSIGN_OR_RETURN(spare.monitor, launcher_->SpawnSpare(dir, placement.procs_files,
-                                                              &spare.start_pipe, &spare.claim_pipe));
+  QUILT_ASSIGN_OR_RETURN(
+      spare.monitor,
+      launcher_->SpawnSpare(dir, placement.procs_files, &spare.start_pipe, &spare.claim_pipe));
   const StartReport report = MonitorLauncher::AwaitReport(spare.start_pipe);
   if (report.kind != StartReport::kReady) {
     spare.claim_pipe.Reset();
@@ -191,8 +182,8 @@ absl::StatusOr<Spare> SparePool::Make() {
       (void)SignalPidfd(spare.monitor.pidfd.get(), SIGKILL);
       (void)AwaitExitAndReap(spare.monitor.pid, spare.monitor.start_ticks, kDismissTimeoutMs);
     }
-    return absl::InternalError(absl::StrCat("spare ", spare.name, ": ",
-                                            DescribeStartFailure(report)));
+    return absl::InternalError(
+        absl::StrCat("spare ", spare.name, ": ", DescribeStartFailure(report)));
   }
   std::move(remove).Cancel();
   return spare;
@@ -213,15 +204,12 @@ void SparePool::Reap(Spare spare) {
 // A spare outlives no quiltd (its claim pipe closes with it, and it ends), but a killed one
 // can leave its cgroups and dir behind.
 void SparePool::RemoveLeftovers() {
-  DIR* d = ::opendir(dir_.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
+  absl::StatusOr<std::vector<std::string>> names = ListDir(dir_);
+  if (!names.ok()) {
+    QUILT_LOG(WARNING) << "remove leftover spares: " << names.status();
+    return;
   }
-  ::closedir(d);
-  for (const std::string& name : names) {
+  for (const std::string& name : *names) {
     if (absl::Status s = cgroups_->RemoveSpare(name); !s.ok()) QUILT_LOG(WARNING) << s;
     if (absl::Status s = trash_->Discard(DirOf(name)); !s.ok()) QUILT_LOG(WARNING) << s;
   }

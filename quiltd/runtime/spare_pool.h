@@ -6,8 +6,8 @@
 // so that wait is paid while no client is waiting.
 //
 // A spare serves only containers it fits (Fits): no user namespace, a network namespace,
-// stdin only through a terminal, and no bind mounts. Hosts with a v2 hierarchy get no spares (CLONE_INTO_CGROUP
-// places a v2 init without that write).
+// stdin only through a terminal, and no bind mounts. Hosts with a v2 hierarchy get no spares
+// (CLONE_INTO_CGROUP places a v2 init without that write).
 #pragma once
 
 #include <cstdint>
@@ -70,15 +70,11 @@ class SparePool {
   // Gives back a taken spare that will not be claimed; it is ended, cleaned up and replaced.
   void Dismiss(Spare spare);
 
-  // Blocks until `size` spares are ready or making one failed (for tests and benchmarks).
-  void AwaitFull();
-
  private:
   SparePool(int size, std::string dir, CgroupManager* cgroups, const MonitorLauncher* launcher,
             Trash* trash);
   std::string DirOf(const std::string& name) const { return dir_ + "/" + name; }
   bool HasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  bool FullOrFailing() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void Fill();
   absl::StatusOr<Spare> Make();
   // Waits for a dismissed spare's monitor (which ends itself once its claim pipe closes),
@@ -95,9 +91,9 @@ class SparePool {
   absl::Mutex mu_;
   std::deque<Spare> ready_ ABSL_GUARDED_BY(mu_);
   std::vector<Spare> dismissed_ ABSL_GUARDED_BY(mu_);
-  int taken_ ABSL_GUARDED_BY(mu_) = 0;  // taken and not yet replenished or dismissed
+  int taken_ ABSL_GUARDED_BY(mu_) = 0;        // taken and not yet replenished or dismissed
   absl::Time last_use_ ABSL_GUARDED_BY(mu_);  // the last Take or Replenish
-  int failures_ ABSL_GUARDED_BY(mu_) = 0;  // consecutive failures to make a spare
+  int failures_ ABSL_GUARDED_BY(mu_) = 0;     // consecutive failures to make a spare
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread filler_;
 };

@@ -1,6 +1,5 @@
 #include "quiltd/runtime/trash.h"
 
-#include <dirent.h>
 #include <stdio.h>
 
 #include <cerrno>
@@ -18,24 +17,16 @@ namespace quilt {
 absl::StatusOr<std::unique_ptr<Trash>> Trash::Open(const std::string& dir) {
   QUILT_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   std::unique_ptr<Trash> trash(new Trash(dir));
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return ErrnoStatus(absl::StrCat("open ", dir));
-  std::vector<std::string> leftovers;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") leftovers.push_back(absl::StrCat(dir, "/", name));
-  }
-  ::closedir(d);
-  for (const std::string& path : leftovers) trash->DeleteLater(path);
+  QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> leftovers, ListDir(dir));
+  for (const std::string& name : leftovers) trash->DeleteLater(absl::StrCat(dir, "/", name));
   return trash;
 }
 
 absl::Status Trash::Discard(const std::string& path) {
   const size_t slash = path.rfind('/');
   // Unique across runs too: the clock, then a counter for discards within one tick.
-  const std::string target =
-      absl::StrCat(dir_, "/", path.substr(slash + 1), ".", absl::GetCurrentTimeNanos(), ".",
-                   next_.fetch_add(1));
+  const std::string target = absl::StrCat(dir_, "/", path.substr(slash + 1), ".",
+                                          absl::GetCurrentTimeNanos(), ".", next_.fetch_add(1));
   if (::rename(path.c_str(), target.c_str()) != 0) {
     return ErrnoStatus(absl::StrCat("move ", path, " to the trash"));
   }

@@ -359,8 +359,8 @@ TEST_F(HostileRequestTest, EveryFieldIsCheckedAndNothingIsCreated) {
   // The default image a command-less Create imports, and its removal below, are recorded as
   // events in the store; its rows are checked through List and ListImages instead. The
   // daemon's prestarted containers and its trash come and go on their own.
-  const std::set<std::string> skip = {"quiltd.log", "quilt.db", "quilt.db-wal", "quilt.db-shm",
-                                      "spares", "trash"};
+  const std::set<std::string> skip = {"quiltd.log",   "quilt.db", "quilt.db-wal",
+                                      "quilt.db-shm", "spares",   "trash"};
   const TreeSnapshot before = SnapshotTree(state_dir_, skip);
   std::vector<Probe> probes;
   AddRefProbes("empty", "", Want::kInvalid, probes);

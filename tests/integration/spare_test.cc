@@ -1,7 +1,6 @@
 // Spares (quiltd/runtime/spare_pool.h): prestarted monitors whose init waits in fresh
 // namespaces and cgroups for a container. These tests watch the spares themselves; the other
 // suites run their default containers on them.
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/fs.h"
 #include "gmock/gmock.h"
 #include "tests/integration/process_probe.h"
 #include "tests/integration/quiltd_fixture.h"
@@ -64,14 +64,7 @@ class SpareTest : public QuiltdTest {
 
   // Entries of <state>/spares (one per spare quiltd holds).
   std::vector<std::string> SpareDirs() const {
-    std::vector<std::string> names;
-    if (DIR* d = opendir((state_dir_ + "/spares").c_str())) {
-      while (dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.') names.push_back(e->d_name);
-      }
-      closedir(d);
-    }
-    return names;
+    return ListDir(state_dir_ + "/spares").value_or(std::vector<std::string>{});
   }
 };
 
@@ -95,8 +88,8 @@ TEST_F(SpareTest, DefaultContainerStartsOnASpareWithItsOwnLimitsAndName) {
   // Claimed, it reads as a cold monitor (recovery finds monitors by their command line).
   EXPECT_FALSE(IsSpare(monitor));
   const std::string cmdline = ReadText(absl::StrCat("/proc/", monitor, "/cmdline"));
-  EXPECT_TRUE(absl::StartsWith(cmdline, std::string("quilt-monitor\0", 14) + state_dir_ +
-                                            "/containers/" + c.id() + '\0'))
+  EXPECT_TRUE(absl::StartsWith(
+      cmdline, std::string("quilt-monitor\0", 14) + state_dir_ + "/containers/" + c.id() + '\0'))
       << cmdline;
 
   // The spare's cgroups became the container's, with the container's limits.
@@ -156,7 +149,8 @@ TEST_F(SpareTest, KilledSparesAreReplacedAndStartsGoOn) {
   // Nothing of the killed ones is left: the cgroups and dirs of two spares.
   EXPECT_TRUE(Eventually([&] {
     return SpareCgroups().size() == cgroups_of_two && SpareDirs().size() == 2;
-  })) << SpareCgroups().size() << " spare cgroups, " << SpareDirs().size() << " spare dirs";
+  })) << SpareCgroups().size()
+      << " spare cgroups, " << SpareDirs().size() << " spare dirs";
 }
 
 TEST_F(SpareTest, SparesEndWithAKilledDaemonAndLeaveNothing) {
