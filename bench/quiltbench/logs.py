@@ -18,7 +18,12 @@ def writers(total_bytes):
 
 
 def _host_file(ctx, command, out):
-    """The same writer, with the image's busybox, straight into a file on the same fs."""
+    """The same writer, with the image's busybox, straight into a new file on the same fs.
+
+    New, as each container's log is: truncating the last trial's output would be timed too.
+    """
+    if os.path.exists(out):
+        os.unlink(out)
     rootfs = ctx.rootfs
     env = {"PATH": f"{rootfs}/bin:{rootfs}/sbin:{rootfs}/usr/bin"}
     return common.check_run([f"{rootfs}/bin/sh", "-c", command], stdout=out, env=env)

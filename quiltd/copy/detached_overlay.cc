@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/overlay_volatile.h"
 #include "common/status_macros.h"
 
 namespace quilt {
@@ -11,6 +12,9 @@ namespace quilt {
 absl::StatusOr<UniqueFd> MountDetachedOverlay(const std::vector<std::string>& lower_dirs,
                                               const std::string& upper_dir,
                                               const std::string& work_dir) {
+  if (!ClearOverlayVolatileMarker(work_dir)) {
+    return ErrnoStatus(absl::StrCat("mount overlay: clear the volatile marker in ", work_dir));
+  }
   UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!context.valid()) return ErrnoStatus("mount overlay: fsopen");
   const std::string lower = absl::StrJoin(lower_dirs, ":");
@@ -21,6 +25,8 @@ absl::StatusOr<UniqueFd> MountDetachedOverlay(const std::vector<std::string>& lo
       return ErrnoStatus(absl::StrCat("mount overlay: set ", key, "=", value));
     }
   }
+  // Best effort: kernels before 5.10 know no "volatile" and then sync at the unmount.
+  ::fsconfig(context.get(), FSCONFIG_SET_FLAG, kOverlayVolatileOption, nullptr, 0);
   if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
     return ErrnoStatus(absl::StrCat("mount overlay on ", upper_dir));
   }

@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -37,10 +36,10 @@ namespace {
 constexpr int kStartPipeFd = 3;
 constexpr int kClaimPipeFd = 4;  // spares only
 constexpr int kLogPipeSize = 1 << 20;
-// From this many bytes waiting in a pipe on, the kernel moves them into the log (splice)
-// instead of the monitor copying them through its buffer. Below, the two syscalls of read
-// and write beat the three of the splice path.
-constexpr int kSpliceMin = 16 * 1024;
+// After a read of this many bytes, the next output of that pipe goes by splice: the kernel
+// moves it into the log instead of the monitor copying it through its buffer. Below, the
+// two syscalls of read and write beat the three of the splice path.
+constexpr ssize_t kSpliceMin = 16 * 1024;
 
 // The monitor's own diagnostics go to its stderr (quiltd points it at monitor.log).
 void Diag(const std::string& message) {
@@ -108,7 +107,7 @@ struct OutputPipe {
   UniqueFd write;
   LogStreamId stream = LogStreamId::kStdout;
   uint8_t flags = 0;
-  bool bulk = false;  // the last read was large: look whether splicing pays
+  bool bulk = false;  // the last read or splice was large: splice the next output
 };
 
 class Monitor {
@@ -144,6 +143,7 @@ class Monitor {
   void EventLoop();
   void HandlePipe(OutputPipe& pipe);
   bool SpliceToLog(OutputPipe& pipe);
+  void DrainStaging(const OutputPipe& pipe);
   void NoteLogWrite(bool written);
   void HandleTerminal();
   void HandleControl();
@@ -163,6 +163,10 @@ class Monitor {
   std::optional<LogWriter> log_;
   bool log_failed_ = false;
   OutputPipe pipes_[kPipeCount];
+  // Where SpliceToLog stages a record's bytes (see there); made at the first bulk output.
+  UniqueFd staging_read_;
+  UniqueFd staging_write_;
+  bool splice_failed_ = false;  // the kernel refused a splice: copy from then on
   // Interactive workloads (config tty or stdin_open): the attach socket, the write end of the
   // workload's stdin pipe, and the master of its terminal (sent by the init).
   AttachServer attach_;
@@ -426,19 +430,51 @@ void Monitor::HandlePipe(OutputPipe& pipe) {
   }
 }
 
-// The bulk path: when only the log wants the output and much of it is waiting, the kernel
-// moves it from the pipe into the log file, a copy fewer than read and write. False when it
-// does not apply or failed; the read path then takes (or drops) what is waiting.
+// The bulk path: when only the log wants the output, the kernel moves it from the pipe
+// into the log file, a copy fewer than read and write. The bytes first go to a staging
+// pipe, which takes only page references: the record's length is then known for its header,
+// and the copy into the file holds the staging pipe's lock, not the output pipe's, so the
+// workload goes on writing meanwhile (splicing straight to the file, or asking FIONREAD,
+// made it wait for the monitor at every write). False when it does not apply or moved
+// nothing; the read path then takes what is waiting, or the EOF.
 bool Monitor::SpliceToLog(OutputPipe& pipe) {
-  if (!pipe.bulk || attach_.listening() || log_failed_ || log_->dropped_bytes() != 0) {
+  if (!pipe.bulk || splice_failed_ || attach_.listening() || log_failed_ ||
+      log_->dropped_bytes() != 0) {
     return false;
   }
-  int waiting = 0;
-  if (ioctl(pipe.read.get(), FIONREAD, &waiting) != 0 || waiting < kSpliceMin) return false;
-  const size_t size = std::min<size_t>(static_cast<size_t>(waiting), kLogMaxPayload);
-  const bool written = log_->AppendFromPipe(pipe.stream, pipe.flags, pipe.read.get(), size);
+  if (!staging_read_.valid()) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+      splice_failed_ = true;
+      return false;
+    }
+    staging_read_.Reset(fds[0]);
+    staging_write_.Reset(fds[1]);
+    // Room for a whole record even when the output pipe's pages are partly filled.
+    fcntl(fds[1], F_SETPIPE_SZ, 4 * kLogMaxPayload);
+  }
+  const ssize_t n = splice(pipe.read.get(), nullptr, staging_write_.get(), nullptr,
+                           kLogMaxPayload, SPLICE_F_NONBLOCK);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n < 0) splice_failed_ = true;
+  if (n <= 0) return false;
+  pipe.bulk = n >= kSpliceMin;
+  const bool written =
+      log_->AppendFromPipe(pipe.stream, pipe.flags, staging_read_.get(), static_cast<size_t>(n));
   NoteLogWrite(written);
-  return written;
+  if (!written) DrainStaging(pipe);
+  return true;
+}
+
+// After a failed splice into the log: what is still staged goes the read path's way.
+void Monitor::DrainStaging(const OutputPipe& pipe) {
+  static uint8_t buffer[kLogMaxPayload];
+  for (;;) {
+    ssize_t n = read(staging_read_.get(), buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    NoteLogWrite(log_->Append(pipe.stream, pipe.flags, buffer, static_cast<size_t>(n)));
+  }
 }
 
 // Says once when log writes start failing (a full disk) and once when they work again.

@@ -470,6 +470,24 @@ TEST_F(MonitorTest, LargeOutputArrivesCompleteAndInOrder) {
   EXPECT_TRUE(out == expected);
 }
 
+// The rootfs overlay skips the sync of the whole host filesystem at its unmount, and the
+// marker that leaves behind does not keep the layers from being mounted again (a stopped
+// container's copy overlay, common/overlay_volatile.h).
+TEST_F(MonitorTest, RootfsOverlayIsVolatileAndMountsAgain) {
+  Container c(*image_dir_);
+  c.config.argv = Sh("grep -c ' / / .*volatile' /proc/self/mountinfo; echo kept > /kept");
+  EXPECT_EQ(c.Run().exit_code, 0);
+  EXPECT_EQ(c.Stdout(), "1\n");
+  EXPECT_TRUE(fs::exists(c.config.work_dir + "/work/incompat/volatile"));
+
+  Container again(*image_dir_);
+  again.config.upper_dir = c.config.upper_dir;
+  again.config.work_dir = c.config.work_dir;
+  again.config.argv = Sh("cat /kept");
+  EXPECT_EQ(again.Run().exit_code, 0);
+  EXPECT_EQ(again.Stdout(), "kept\n");
+}
+
 TEST_F(MonitorTest, JoinsV1CgroupAndSeesItAsRoot) {
   std::string own;
   for (std::istringstream in(ReadFile("/proc/self/cgroup")); std::getline(in, own);) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/overlay_volatile.h"
 #include "common/unique_fd.h"
 #include "quiltd/monitor/channel.h"
 #include "quiltd/monitor/userns.h"
@@ -304,10 +305,19 @@ bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure) {
     options += config.lower_dirs[i];
   }
   options += ",upperdir=" + config.upper_dir + ",workdir=" + config.work_dir;
-  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) != 0) {
-    return FailMount(failure, "mount overlay on " + config.rootfs_dir);
+  if (!ClearOverlayVolatileMarker(config.work_dir)) {
+    return FailMount(failure, "clear the volatile marker in " + config.work_dir);
   }
-  return true;
+  const std::string volatile_options = options + "," + kOverlayVolatileOption;
+  if (mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, volatile_options.c_str()) == 0) {
+    return true;
+  }
+  // Kernels before 5.10 know no "volatile": such a host syncs at every container's end.
+  if (errno == EINVAL &&
+      mount("overlay", config.rootfs_dir.c_str(), "overlay", 0, options.c_str()) == 0) {
+    return true;
+  }
+  return FailMount(failure, "mount overlay on " + config.rootfs_dir);
 }
 
 bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartReport* failure) {
