@@ -66,6 +66,9 @@ def imports(ctx, size_bytes, trials):
         for fmt, (base, compressed) in formats.items():
             path = os.path.join(work, f"trial-{trial}.{fmt}")
             _variant(base, compressed, trial, path)
+            # Nothing dirty before a timed run: quilt's syncfs would otherwise also write
+            # back the variant just written and bsdtar's last output.
+            os.sync()
             start = common.now_ns()
             reply = ctx.api.import_image(path)
             elapsed = common.now_ns() - start
@@ -81,6 +84,7 @@ def imports(ctx, size_bytes, trials):
                 raise RuntimeError(f"import {path} again: unpacked a second time")
             dest = os.path.join(work, f"bsdtar-{trial}-{fmt}")
             os.makedirs(dest)
+            os.sync()
             elapsed = common.check_run(["/usr/bin/bsdtar", "-xf", path, "-C", dest])
             rates.setdefault(f"bsdtar -xf, {fmt}", []).append(tar_bytes / common.MB /
                                                              (elapsed / 1e9))
