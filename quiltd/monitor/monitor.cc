@@ -453,8 +453,8 @@ bool Monitor::SpliceToLog(OutputPipe& pipe) {
     // Room for a whole record even when the output pipe's pages are partly filled.
     fcntl(fds[1], F_SETPIPE_SZ, 4 * kLogMaxPayload);
   }
-  const ssize_t n = splice(pipe.read.get(), nullptr, staging_write_.get(), nullptr,
-                           kLogMaxPayload, SPLICE_F_NONBLOCK);
+  const ssize_t n = splice(pipe.read.get(), nullptr, staging_write_.get(), nullptr, kLogMaxPayload,
+                           SPLICE_F_NONBLOCK);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   if (n < 0) splice_failed_ = true;
   if (n <= 0) return false;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +156,13 @@ class Container {
       dup2(null_fd, 1);
       dup2(log_fd, 2);
       dup2(start[1], 3);
+      if (file_size_limit > 0) {
+        // Ignored, the signal stays ignored across exec: writes past the limit fail
+        // with EFBIG instead of killing the monitor, as ENOSPC would on a full disk.
+        signal(SIGXFSZ, SIG_IGN);
+        rlimit limit{file_size_limit, file_size_limit};
+        setrlimit(RLIMIT_FSIZE, &limit);
+      }
       execl(QUILT_MONITOR_BINARY, QUILT_MONITOR_BINARY, config.bundle_dir.c_str(), nullptr);
       _exit(127);
     }
@@ -219,6 +227,7 @@ class Container {
   }
 
   MonitorConfig config;
+  rlim_t file_size_limit = 0;  // RLIMIT_FSIZE of the monitor (0: none)
 
  private:
   std::string dir_;
@@ -468,6 +477,23 @@ TEST_F(MonitorTest, LargeOutputArrivesCompleteAndInOrder) {
   for (int i = 1; i <= 100000; ++i) expected += std::to_string(i) + "\n";
   ASSERT_EQ(out.size(), expected.size());
   EXPECT_TRUE(out == expected);
+}
+
+// Log writes that start failing in the middle of bulk output (the spliced path) drop the
+// output instead of stalling the workload, and leave only whole records in the log.
+TEST_F(MonitorTest, LogWritesFailingDuringBulkOutputDropIt) {
+  Container c(*image_dir_);
+  constexpr rlim_t kLogLimit = 1 << 20;
+  c.file_size_limit = kLogLimit;
+  c.config.argv = Sh("head -c 8000000 /dev/zero; echo done >&2");
+  MonitorExit exit = c.Run();
+  EXPECT_EQ(exit.reason, "Exited");
+  EXPECT_EQ(exit.exit_code, 0);
+  const std::string out = c.Stdout();
+  EXPECT_GT(out.size(), 0u);
+  EXPECT_LT(out.size(), kLogLimit);
+  EXPECT_EQ(out, std::string(out.size(), '\0'));
+  EXPECT_NE(c.MonitorLog().find("File too large"), std::string::npos) << c.MonitorLog();
 }
 
 // The rootfs overlay skips the sync of the whole host filesystem at its unmount, and the
