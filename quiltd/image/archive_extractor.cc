@@ -4,7 +4,6 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -15,7 +14,6 @@
 #include <memory>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -23,13 +21,12 @@
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
+#include "quiltd/image/hashing_source.h"
+#include "quiltd/image/inflater.h"
 
 namespace quilt {
 namespace {
 
-// Small enough that one chunk of a decompression bomb cannot inflate far past the limit
-// before the next read checks it (zstd inflates 64 KiB to 2 GiB at most, gzip to 64 MiB).
-constexpr size_t kReadChunkBytes = size_t{64} << 10;
 // What the tar stream may hold beyond the entries' declared sizes: headers, pax records
 // and padding per entry, plus the end blocks and what a decompressor holds buffered.
 constexpr int64_t kInflateAllowancePerEntry = int64_t{64} << 10;
@@ -44,116 +41,8 @@ struct ArchiveReadFree {
 struct ArchiveWriteFree {
   void operator()(struct archive* a) const { archive_write_free(a); }
 };
-struct DigestFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
 using ArchiveReader = std::unique_ptr<struct archive, ArchiveReadFree>;
 using ArchiveWriter = std::unique_ptr<struct archive, ArchiveWriteFree>;
-
-// Feeds libarchive from the file and SHA-256 from the same buffer, so the digest costs no
-// second read of the file. Counts each chunk on the meter, if any.
-class HashingSource {
- public:
-  HashingSource(UniqueFd fd, ProgressMeter* meter)
-      : fd_(std::move(fd)), buf_(kReadChunkBytes), meter_(meter) {}
-
-  absl::Status Init() {
-    md_.reset(EVP_MD_CTX_new());
-    if (md_ == nullptr || EVP_DigestInit_ex(md_.get(), EVP_sha256(), nullptr) != 1) {
-      return absl::InternalError("init sha256: openssl failed");
-    }
-    return absl::OkStatus();
-  }
-
-  // Bounds the inflated stream by what the entries read so far declare (`progress`, kept
-  // up to date by the caller). A backstop: libarchive reads pax and GNU special headers
-  // inside a single call, never showing them as entries; it bounds them itself today.
-  void Watch(const ExtractResult* progress) { progress_ = progress; }
-
-  // libarchive's read callback: returns the next chunk, 0 at end of file, -1 on error.
-  static la_ssize_t Read(struct archive* a, void* client, const void** out) {
-    auto* self = static_cast<HashingSource*>(client);
-    if (self->OverInflated(a)) return -1;
-    const ssize_t n = self->ReadChunk();
-    if (n < 0) {
-      archive_set_error(a, self->read_errno_, "%s", "read archive failed");
-      return -1;
-    }
-    *out = self->buf_.data();
-    return n;
-  }
-
-  // Hashes what libarchive did not need (trailing padding or garbage after the end of the
-  // archive): the digest covers the whole file.
-  absl::Status Drain() {
-    while (true) {
-      const ssize_t n = ReadChunk();
-      if (n < 0) return FileError();
-      if (n == 0) return absl::OkStatus();
-    }
-  }
-
-  absl::StatusOr<std::string> FinishHex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(md_.get(), digest, &len) != 1) {
-      return absl::InternalError("finish sha256: openssl failed");
-    }
-    return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-  }
-
-  // Non-OK when the last failure was the file read or the inflation bound (not the
-  // archive's content).
-  absl::Status FileError() const {
-    if (cancelled_) return absl::CancelledError("import cancelled");
-    if (!limit_error_.ok()) return limit_error_;
-    if (read_errno_ == 0) return absl::OkStatus();
-    if (read_errno_ == -1) return absl::InternalError("hash archive: openssl failed");
-    return ErrnoStatus(read_errno_, "read archive");
-  }
-
- private:
-  bool OverInflated(struct archive* a) {
-    if (progress_ == nullptr) return false;
-    const int64_t inflated = archive_filter_bytes(a, 0);
-    const int64_t allowed = progress_->declared_bytes +
-                            (progress_->entries + 1) * kInflateAllowancePerEntry + kInflateSlack;
-    if (inflated <= allowed) return false;
-    limit_error_ = absl::ResourceExhaustedError(absl::StrCat(
-        "archive inflates to more than ", allowed, " bytes, far more than its entries declare"));
-    archive_set_error(a, ENOSPC, "%s", "archive inflates too far");
-    return true;
-  }
-
-  ssize_t ReadChunk() {
-    ssize_t n;
-    do {
-      n = ::read(fd_.get(), buf_.data(), buf_.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      read_errno_ = errno;
-      return -1;
-    }
-    if (n > 0 && EVP_DigestUpdate(md_.get(), buf_.data(), static_cast<size_t>(n)) != 1) {
-      read_errno_ = -1;
-      return -1;
-    }
-    if (n > 0 && meter_ != nullptr && !meter_->Advance(n)) {
-      cancelled_ = true;
-      return -1;
-    }
-    return n;
-  }
-
-  UniqueFd fd_;
-  std::vector<char> buf_;
-  std::unique_ptr<EVP_MD_CTX, DigestFree> md_;
-  int read_errno_ = 0;
-  ProgressMeter* meter_;
-  bool cancelled_ = false;
-  const ExtractResult* progress_ = nullptr;
-  absl::Status limit_error_;
-};
 
 }  // namespace
 
@@ -298,9 +187,8 @@ bool WriteFailed(struct archive* writer, int r) {
 
 // A failure of the reader: a failed read(2) keeps its errno, everything else (not an
 // archive, truncated, corrupt) is INVALID_ARGUMENT with libarchive's message.
-absl::Status ReadError(struct archive* reader, const HashingSource& source,
-                       absl::string_view context) {
-  QUILT_RETURN_IF_ERROR(source.FileError());
+absl::Status ReadError(struct archive* reader, const Inflater& input, absl::string_view context) {
+  QUILT_RETURN_IF_ERROR(input.FileError());
   const char* msg = archive_error_string(reader);
   return absl::InvalidArgumentError(
       absl::StrCat(context, msg == nullptr ? "unreadable archive" : msg));
@@ -310,16 +198,10 @@ absl::StatusOr<ArchiveReader> NewReader() {
   ArchiveReader reader(archive_read_new());
   if (reader == nullptr)
     return absl::ResourceExhaustedError("create archive reader: out of memory");
-  // Only tar (ustar, pax, GNU, v7): format_all would link xar -> libxml2 -> ICU. Filters are
-  // listed one by one so that no external decompressor program is ever spawned. A filter
-  // whose library is missing returns ARCHIVE_WARN; the reader still works for the others.
+  // Only tar (ustar, pax, GNU, v7): format_all would link xar -> libxml2 -> ICU. No filter:
+  // the Inflater hands over the stream decompressed.
   archive_read_support_format_tar(reader.get());
   archive_read_support_format_gnutar(reader.get());
-  archive_read_support_filter_gzip(reader.get());
-  archive_read_support_filter_xz(reader.get());
-  archive_read_support_filter_lzma(reader.get());
-  archive_read_support_filter_zstd(reader.get());
-  archive_read_support_filter_bzip2(reader.get());
   return reader;
 }
 
@@ -337,16 +219,16 @@ absl::StatusOr<ArchiveWriter> NewWriter() {
   return writer;
 }
 
-absl::Status CopyData(struct archive* reader, struct archive* writer, const HashingSource& source,
+absl::Status CopyData(struct archive* reader, struct archive* writer, const Inflater& input,
                       const std::string& dest_dir, absl::string_view context) {
   while (true) {
     const void* buf = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
     const int r = archive_read_data_block(reader, &buf, &size, &offset);
-    QUILT_RETURN_IF_ERROR(source.FileError());
+    QUILT_RETURN_IF_ERROR(input.FileError());
     if (r == ARCHIVE_EOF) return absl::OkStatus();
-    if (r < ARCHIVE_WARN) return ReadError(reader, source, context);
+    if (r < ARCHIVE_WARN) return ReadError(reader, input, context);
     // A failed or short write(2) comes back as ARCHIVE_WARN, so any non-OK result is fatal.
     if (archive_write_data_block(writer, buf, size, offset) != ARCHIVE_OK) {
       return WriteError(writer, dest_dir, context);
@@ -408,20 +290,25 @@ absl::StatusOr<bool> ApplyWhiteout(const std::string& dest_dir, absl::string_vie
   return true;
 }
 
-absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
-                            const HashingSource& source, const std::string& dest_dir,
-                            const ExtractLimits& limits, EntryFormat format,
-                            ExtractResult& result) {
+// What the inflated stream may hold once the entries read so far are counted: their
+// declared sizes, and per entry and in all what a tar stream holds beyond them.
+int64_t AllowedInflation(const ExtractResult& result) {
+  return result.declared_bytes + (result.entries + 1) * kInflateAllowancePerEntry + kInflateSlack;
+}
+
+absl::Status ExtractEntries(struct archive* reader, struct archive* writer, Inflater& input,
+                            const std::string& dest_dir, const ExtractLimits& limits,
+                            EntryFormat format, ExtractResult& result) {
   while (true) {
     struct archive_entry* entry = nullptr;
     const int r = archive_read_next_header(reader, &entry);
-    // libarchive may take a failed read for a short one and carry on with what it has.
-    QUILT_RETURN_IF_ERROR(source.FileError());
+    QUILT_RETURN_IF_ERROR(input.FileError());
     if (r == ARCHIVE_EOF) return absl::OkStatus();
-    if (r < ARCHIVE_WARN) return ReadError(reader, source, "read archive: ");
+    if (r < ARCHIVE_WARN) return ReadError(reader, input, "read archive: ");
     const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     const std::string context = EntryContext(name);
     QUILT_RETURN_IF_ERROR(CountEntry(entry, limits, result));
+    input.Allow(AllowedInflation(result));
     QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir));
     if (format == EntryFormat::kOciLayer) {
       // The whiteout's own (empty) data is skipped by the next archive_read_next_header.
@@ -433,7 +320,7 @@ absl::Status ExtractEntries(struct archive* reader, struct archive* writer,
     if (WriteFailed(writer, archive_write_header(writer, entry))) {
       return WriteError(writer, dest_dir, context);
     }
-    QUILT_RETURN_IF_ERROR(CopyData(reader, writer, source, dest_dir, context));
+    QUILT_RETURN_IF_ERROR(CopyData(reader, writer, input, dest_dir, context));
     if (WriteFailed(writer, archive_write_finish_entry(writer))) {
       return WriteError(writer, dest_dir, context);
     }
@@ -461,22 +348,23 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
   QUILT_ASSIGN_OR_RETURN(UniqueFd fd, OpenArchiveFile(archive_path));
   HashingSource source(std::move(fd), meter);
   QUILT_RETURN_IF_ERROR(source.Init());
+  ExtractResult result;
+  Inflater input(&source);
+  input.Allow(AllowedInflation(result));
+  QUILT_RETURN_IF_ERROR(input.Start());
   QUILT_ASSIGN_OR_RETURN(ArchiveReader reader, NewReader());
   QUILT_ASSIGN_OR_RETURN(ArchiveWriter writer, NewWriter());
-  if (archive_read_open(reader.get(), &source, nullptr, &HashingSource::Read, nullptr) !=
-      ARCHIVE_OK) {
-    return ReadError(reader.get(), source, "read archive: ");
+  if (archive_read_open(reader.get(), &input, nullptr, &Inflater::Read, nullptr) != ARCHIVE_OK) {
+    return ReadError(reader.get(), input, "read archive: ");
   }
-  ExtractResult result;
-  source.Watch(&result);
   QUILT_RETURN_IF_ERROR(
-      ExtractEntries(reader.get(), writer.get(), source, dest_dir, limits, format, result));
+      ExtractEntries(reader.get(), writer.get(), input, dest_dir, limits, format, result));
   // Directory permissions and times are applied at close (deferred so that read-only
   // directories can still be filled).
   if (WriteFailed(writer.get(), archive_write_close(writer.get()))) {
     return WriteError(writer.get(), dest_dir, "finish extraction: ");
   }
-  QUILT_RETURN_IF_ERROR(source.Drain());
+  QUILT_RETURN_IF_ERROR(input.Finish(/*hash_rest=*/true));
   QUILT_ASSIGN_OR_RETURN(result.sha256_hex, source.FinishHex());
   return result;
 }

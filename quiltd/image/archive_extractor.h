@@ -48,8 +48,9 @@ absl::StatusOr<std::string> Sha256OfFile(const std::string& path, ProgressMeter*
 
 // Extracts the tar archive at `archive_path` (plain or gzip/xz/lzma/zstd/bzip2 compressed,
 // detected from content) into `dest_dir`, an existing directory given as an absolute path
-// without symlinks, and hashes every byte of the file in the same read. Never uses the
-// process's working directory.
+// without symlinks, and hashes every byte of the file in the same read. The file is read,
+// hashed and decompressed on a thread of its own (inflater.h). Never uses the process's
+// working directory.
 // Every entry is checked before anything is written for it: absolute paths, ".."
 // components, hard links whose target is absolute or holds "..", char and block devices fail
 // with INVALID_ARGUMENT "entry \"<name>\": <why>"; so does writing through a symlink (a

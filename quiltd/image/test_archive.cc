@@ -37,8 +37,12 @@ int AddFilter(struct archive* a, Compression compression) {
   switch (compression) {
     case Compression::kNone:
       return ARCHIVE_OK;
-    case Compression::kGzip:
-      return archive_write_add_filter_gzip(a);
+    case Compression::kGzip: {
+      const int r = archive_write_add_filter_gzip(a);
+      // No time in the gzip header: the same entries always make the same blob (an image
+      // layout written across a second boundary had two digests for one layer).
+      return r == ARCHIVE_OK ? archive_write_set_filter_option(a, "gzip", "timestamp", nullptr) : r;
+    }
     case Compression::kXz:
       return archive_write_add_filter_xz(a);
     case Compression::kZstd:
