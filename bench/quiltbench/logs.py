@@ -68,11 +68,16 @@ def logs(ctx, total_bytes, trials):
             return os.path.getsize(out)
 
         for _ in range(trials):
+            # Each writer starts with nothing dirty: the kernel throttles a writer once the
+            # earlier trials' output (GBs, never synced) piles up in the page cache.
+            os.sync()
             if measure("host file", _host_file(ctx, command, out)) != total_bytes:
                 raise RuntimeError(f"host writer wrote {os.path.getsize(out)} bytes")
+            os.sync()
             captured, history = _captured(ctx, command, out)
             measure("captured", captured)
             lost = max(lost, abs(total_bytes - measure("history", history)))
+            os.sync()
             lost = max(lost, abs(total_bytes - measure("followed", _followed(ctx, command, out))))
         os.unlink(out)
         host_label = f"{writer}: same writer into a host file"
