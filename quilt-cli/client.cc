@@ -118,6 +118,11 @@ absl::StatusOr<quilt::v1::StatsResponse> Client::Stats(const quilt::v1::StatsReq
               kShortDeadline);
 }
 
+absl::StatusOr<quilt::v1::TopResponse> Client::Top(const quilt::v1::TopRequest& request) {
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Top, request,
+              kShortDeadline);
+}
+
 absl::StatusOr<quilt::v1::ImportResponse> Client::Import(const quilt::v1::ImportRequest& request) {
   // Unpacking a large tarball takes as long as it takes.
   return Call(*this, images_.get(), &quilt::v1::Images::Stub::Import, request, std::nullopt);

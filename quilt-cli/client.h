@@ -40,6 +40,7 @@ class Client {
   absl::StatusOr<quilt::v1::KillResponse> Kill(const quilt::v1::KillRequest& request);
   absl::StatusOr<quilt::v1::RemoveResponse> Remove(const quilt::v1::RemoveRequest& request);
   absl::StatusOr<quilt::v1::StatsResponse> Stats(const quilt::v1::StatsRequest& request);
+  absl::StatusOr<quilt::v1::TopResponse> Top(const quilt::v1::TopRequest& request);
   absl::StatusOr<quilt::v1::ImportResponse> Import(const quilt::v1::ImportRequest& request);
   absl::StatusOr<quilt::v1::ListImagesResponse> ListImages();
   absl::StatusOr<quilt::v1::RemoveImageResponse> RemoveImage(

@@ -59,6 +59,7 @@ void AddStopCommand(CLI::App& app, Invocation& invocation);
 void AddKillCommand(CLI::App& app, Invocation& invocation);
 void AddRmCommand(CLI::App& app, Invocation& invocation);
 void AddStatsCommand(CLI::App& app, Invocation& invocation);
+void AddTopCommand(CLI::App& app, Invocation& invocation);
 void AddExecCommand(CLI::App& app, Invocation& invocation);
 void AddCpCommand(CLI::App& app, Invocation& invocation);
 void AddImageCommand(CLI::App& app, Invocation& invocation);

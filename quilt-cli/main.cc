@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   quilt::cli::AddKillCommand(app, invocation);
   quilt::cli::AddRmCommand(app, invocation);
   quilt::cli::AddStatsCommand(app, invocation);
+  quilt::cli::AddTopCommand(app, invocation);
   quilt::cli::AddExecCommand(app, invocation);
   quilt::cli::AddCpCommand(app, invocation);
   quilt::cli::AddImageCommand(app, invocation);

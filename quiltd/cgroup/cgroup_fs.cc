@@ -178,4 +178,14 @@ std::vector<std::string> ListCgroupChildren(const std::string& dir) {
   return children;
 }
 
+absl::StatusOr<std::vector<int>> ListCgroupProcesses(const std::string& dir) {
+  if (::access(dir.c_str(), F_OK) != 0) return ErrnoStatus(absl::StrCat("list processes of ", dir));
+  std::vector<int> pids;
+  for (const std::string& cgroup : CgroupSubtree(dir)) {
+    QUILT_ASSIGN_OR_RETURN(std::vector<int> listed, ReadProcs(cgroup));
+    pids.insert(pids.end(), listed.begin(), listed.end());
+  }
+  return pids;
+}
+
 }  // namespace quilt

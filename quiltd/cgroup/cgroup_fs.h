@@ -40,4 +40,7 @@ absl::Status RemoveCgroupTree(const std::string& dir, absl::Duration timeout);
 // Names of the subdirectories of `dir` (child cgroups). Empty if `dir` does not exist.
 std::vector<std::string> ListCgroupChildren(const std::string& dir);
 
+// The pids in the cgroup `dir` and every cgroup below it. NOT_FOUND when `dir` is missing.
+absl::StatusOr<std::vector<int>> ListCgroupProcesses(const std::string& dir);
+
 }  // namespace quilt

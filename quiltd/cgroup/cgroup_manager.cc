@@ -287,6 +287,22 @@ absl::StatusOr<CgroupStats> CgroupManager::Stats(const std::string& id) const {
   return stats;
 }
 
+absl::StatusOr<std::vector<int>> CgroupManager::Processes(const std::string& id) const {
+  QUILT_RETURN_IF_ERROR(CheckId(id));
+  // Every hierarchy holds every process of the container; pids and memory always exist.
+  std::string dir = impl_->DirFor(CgroupController::kPids, id);
+  if (dir.empty()) dir = impl_->DirFor(CgroupController::kMemory, id);
+  absl::StatusOr<std::vector<int>> pids = ListCgroupProcesses(dir);
+  if (absl::IsNotFound(pids.status())) {
+    return absl::NotFoundError(absl::StrCat("list processes: no cgroup for container ", id));
+  }
+  return pids;
+}
+
+std::string CgroupManager::PathMarker(const std::string& id) {
+  return absl::StrCat("/", kContainerPrefix, id);
+}
+
 absl::Status CgroupManager::RemoveContainer(const std::string& id) {
   QUILT_RETURN_IF_ERROR(CheckId(id));
   return RemoveDirs(impl_->AllDirs(id), absl::StrCat("remove container cgroup ", id));

@@ -84,6 +84,12 @@ class CgroupManager {
   // Current usage; NOT_FOUND if the cgroup is gone.
   absl::StatusOr<CgroupStats> Stats(const std::string& id) const;
 
+  // The host pids of the processes in the container's cgroup and the cgroups below it, in no
+  // particular order; NOT_FOUND if the cgroup is gone.
+  absl::StatusOr<std::vector<int>> Processes(const std::string& id) const;
+  // What /proc/<pid>/cgroup of a process in the container's cgroup holds: "/quilt-<id>".
+  static std::string PathMarker(const std::string& id);
+
   // Kills every process left in the container's cgroup (SIGKILL), waits until it is empty
   // (bounded), and removes it in every hierarchy. OK if it does not exist.
   absl::Status RemoveContainer(const std::string& id);

@@ -625,6 +625,21 @@ absl::StatusOr<ContainerStats> Runtime::Stats(const std::string& ref) const {
   return ContainerStats{record.id, *usage};
 }
 
+absl::StatusOr<ContainerProcesses> Runtime::Top(const std::string& ref) const {
+  QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
+  const auto not_running = [&record] {
+    return absl::FailedPreconditionError(
+        absl::StrCat("list processes of ", Short(record.id), ": container is not running"));
+  };
+  if (record.state != ContainerState::kRunning) return not_running();
+  absl::StatusOr<std::vector<int>> pids = cgroups_->Processes(record.id);
+  // As in Stats: the cgroup goes with the container's end.
+  if (absl::IsNotFound(pids.status())) return not_running();
+  QUILT_RETURN_IF_ERROR(pids.status());
+  return ContainerProcesses{record.id,
+                            DescribeProcesses(*pids, CgroupManager::PathMarker(record.id))};
+}
+
 absl::StatusOr<PendingExec> Runtime::BeginExec(const std::string& ref, const ExecOptions& options) {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
   if (record.state != ContainerState::kRunning) {

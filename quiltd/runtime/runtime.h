@@ -31,6 +31,7 @@
 #include "quiltd/runtime/exec_server_client.h"
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
+#include "quiltd/runtime/process_table.h"
 #include "quiltd/runtime/spare_pool.h"
 #include "quiltd/runtime/trash.h"
 #include "quiltd/runtime/user_resolver.h"
@@ -47,6 +48,12 @@ struct RuntimeOptions {
   ExtractLimits image_limits;      // what one image import may unpack
   IdRange userns_pool;             // host ids for spec.userns "auto"; size 0: none
   int prestart = 0;                // spares kept ready (spare_pool.h); 0: none
+};
+
+// A running container's processes, as Top reports them.
+struct ContainerProcesses {
+  std::string id;
+  std::vector<ProcessInfo> processes;
 };
 
 // A running container's usage, as Stats reports it.
@@ -116,6 +123,8 @@ class Runtime {
   // Current resource usage read from the container's cgroup. FAILED_PRECONDITION unless it
   // is running (also when it exits while being read: its cgroup is gone).
   absl::StatusOr<ContainerStats> Stats(const std::string& ref) const;
+  // The processes of a running container; FAILED_PRECONDITION when it is not running.
+  absl::StatusOr<ContainerProcesses> Top(const std::string& ref) const;
 
   // Starts a command in a running container (its namespaces, root, cgroup and hardening)
   // through the container's exec server, started on the first exec (or a `quilt-monitor

@@ -59,6 +59,7 @@ bool IsReadOnlyMethod(absl::string_view method) {
       "/quilt.v1.Containers/Logs",
       "/quilt.v1.Containers/Wait",
       "/quilt.v1.Containers/Stats",
+      "/quilt.v1.Containers/Top",
       "/quilt.v1.Images/ListImages",
       "/quilt.v1.System/Version",
       "/grpc.health.v1.Health/Check",

@@ -15,7 +15,7 @@
 
 namespace quilt {
 
-// Calls that change nothing (Get, List, Logs, Wait, Stats, ListImages, Version, health,
+// Calls that change nothing (Get, List, Logs, Wait, Stats, Top, ListImages, Version, health,
 // reflection). Every other method, including any added later, counts as mutating.
 bool IsReadOnlyMethod(absl::string_view method);
 

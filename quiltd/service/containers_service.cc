@@ -42,6 +42,7 @@ ContainersService::ContainersService(Runtime* runtime, ThreadPool* pool)
   service_.Serve("Kill", this, &ContainersService::Kill);
   service_.Serve("Remove", this, &ContainersService::Remove);
   service_.Serve("Stats", this, &ContainersService::Stats);
+  service_.Serve("Top", this, &ContainersService::Top);
   service_.Serve("Exec", this, &ContainersService::Exec);
   service_.Serve("Attach", this, &ContainersService::Attach);
   service_.Serve("CopyTo", this, &ContainersService::CopyTo);
@@ -191,6 +192,21 @@ grpc::ServerUnaryReactor* ContainersService::Stats(grpc::CallbackServerContext* 
     response->set_cpu_usage_ns(stats.usage.cpu_usage_ns);
     response->set_pids_current(stats.usage.pids_current);
     response->set_oom_kills(stats.usage.oom_kills);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ContainersService::Top(grpc::CallbackServerContext* context,
+                                                 const v1::TopRequest* request,
+                                                 v1::TopResponse* response) {
+  if (absl::Status valid = ValidateRef(request->ref()); !valid.ok()) {
+    return FinishNow(context, valid);
+  }
+  // Reading cgroup and /proc files is file I/O: keep it off the gRPC threads.
+  return FinishOnPool(context, pool_, [this, request, response]() -> absl::Status {
+    QUILT_ASSIGN_OR_RETURN(ContainerProcesses top, runtime_->Top(request->ref()));
+    response->set_id(top.id);
+    for (const ProcessInfo& info : top.processes) *response->add_processes() = ToProto(info);
     return absl::OkStatus();
   });
 }

@@ -40,6 +40,8 @@ class ContainersService final {
                                    const v1::RemoveRequest* request, v1::RemoveResponse* response);
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request, v1::StatsResponse* response);
+  grpc::ServerUnaryReactor* Top(grpc::CallbackServerContext* context, const v1::TopRequest* request,
+                                v1::TopResponse* response);
   grpc::ServerBidiReactor<ParsedRequest<v1::ExecRequest>, v1::ExecResponse>* Exec(
       grpc::CallbackServerContext* context);
   grpc::ServerBidiReactor<ParsedRequest<v1::AttachRequest>, v1::AttachResponse>* Attach(

@@ -62,6 +62,7 @@ TEST(PeerCredentialsTest, LooksUpGroupsInTheFile) {
 TEST(ApiAccessTest, EverythingButReadsIsMutating) {
   EXPECT_TRUE(IsReadOnlyMethod("/quilt.v1.Containers/Get"));
   EXPECT_TRUE(IsReadOnlyMethod("/quilt.v1.Containers/Logs"));
+  EXPECT_TRUE(IsReadOnlyMethod("/quilt.v1.Containers/Top"));
   EXPECT_TRUE(IsReadOnlyMethod("/quilt.v1.System/Version"));
   for (const char* method :
        {"/quilt.v1.Containers/Create", "/quilt.v1.Containers/Exec", "/quilt.v1.Containers/Kill",

@@ -42,6 +42,20 @@ v1::Container ToProto(const ContainerRecord& record) {
   return out;
 }
 
+v1::ContainerProcess ToProto(const ProcessInfo& info) {
+  v1::ContainerProcess out;
+  out.set_pid(info.pid);
+  out.set_host_pid(info.host_pid);
+  out.set_ppid(info.ppid);
+  out.set_uid(info.uid);
+  out.set_state(std::string(1, info.state));
+  out.set_rss_bytes(info.rss_bytes);
+  out.set_cpu_ns(info.cpu_ns);
+  for (const std::string& arg : info.argv) out.add_argv(arg);
+  out.set_name(info.name);
+  return out;
+}
+
 v1::Image ToProto(const ImageRecord& record) {
   v1::Image out;
   out.set_digest(record.digest);

@@ -1,6 +1,10 @@
-// Stats reads real cgroup usage of a running container, over gRPC and with quilt-cli.
+// Stats reads real cgroup usage of a running container, and Top its processes, over gRPC and
+// with quilt-cli.
+#include <algorithm>
 #include <string>
+#include <vector>
 
+#include "common/fs.h"
 #include "gmock/gmock.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/quiltd_fixture.h"
@@ -75,6 +79,111 @@ TEST_F(StatsTest, CliPrintsATableAndJson) {
   EXPECT_TRUE(parsed[0]["cpu_percent"].is_number());
 
   CommandResult missing = Cli({"stats", "--no-stream", "no-such-container"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, ::testing::HasSubstr("quilt-cli: "));
+}
+
+class TopTest : public QuiltdTest {
+ protected:
+  grpc::Status Top(const std::string& ref, v1::TopResponse* response) {
+    grpc::ClientContext ctx;
+    v1::TopRequest request;
+    request.set_ref(ref);
+    return containers_->Top(&ctx, request, response);
+  }
+
+  static const v1::ContainerProcess* Find(const v1::TopResponse& top,
+                                          const std::vector<std::string>& argv) {
+    for (const v1::ContainerProcess& p : top.processes()) {
+      if (std::vector<std::string>(p.argv().begin(), p.argv().end()) == argv) return &p;
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(TopTest, ListsTheProcessesWithTheirParentsInTheContainer) {
+  v1::Container c = Run(Spec({"sh", "-c", "sleep 1001 & sleep 1002 & echo started; wait"}));
+  ASSERT_TRUE(WaitForLog(c.id(), "started"));
+  v1::TopResponse top;
+  ASSERT_TRUE(Top(c.id().substr(0, 12), &top).ok());
+  EXPECT_EQ(top.id(), c.id());
+  const v1::ContainerProcess* shell =
+      Find(top, {"sh", "-c", "sleep 1001 & sleep 1002 & echo started; wait"});
+  const v1::ContainerProcess* first = Find(top, {"sleep", "1001"});
+  const v1::ContainerProcess* second = Find(top, {"sleep", "1002"});
+  ASSERT_NE(shell, nullptr) << top.DebugString();
+  ASSERT_NE(first, nullptr) << top.DebugString();
+  ASSERT_NE(second, nullptr) << top.DebugString();
+  EXPECT_EQ(first->ppid(), shell->pid());
+  EXPECT_EQ(second->ppid(), shell->pid());
+  EXPECT_EQ(first->name(), "sleep");
+  EXPECT_EQ(first->uid(), 0u);
+  EXPECT_EQ(first->state(), "S");
+  EXPECT_GT(first->rss_bytes(), 0);
+  // Pids as the container sees them, and on the host.
+  EXPECT_LT(shell->pid(), 10);
+  const absl::StatusOr<std::string> cmdline =
+      ReadFile("/proc/" + std::to_string(first->host_pid()) + "/cmdline");
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status();
+  EXPECT_EQ(*cmdline, std::string("sleep\0"
+                                  "1001\0",
+                                  11));
+  // The first process's parent (the monitor) is outside; every other parent is listed.
+  int outside = 0;
+  for (const v1::ContainerProcess& p : top.processes()) {
+    if (p.ppid() == 0) {
+      ++outside;
+      continue;
+    }
+    EXPECT_TRUE(std::any_of(top.processes().begin(), top.processes().end(),
+                            [&p](const v1::ContainerProcess& q) { return q.pid() == p.ppid(); }))
+        << p.DebugString();
+  }
+  EXPECT_EQ(outside, 1) << top.DebugString();
+  EXPECT_TRUE(std::is_sorted(top.processes().begin(), top.processes().end(),
+                             [](const v1::ContainerProcess& a, const v1::ContainerProcess& b) {
+                               return a.pid() < b.pid();
+                             }));
+}
+
+TEST_F(TopTest, StoppedOrUnknownContainersHaveNoProcesses) {
+  v1::Container c = Run(Spec({"true"}));
+  WaitFor(c.id());
+  v1::TopResponse response;
+  grpc::Status exited = Top(c.id(), &response);
+  EXPECT_EQ(exited.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << exited.error_message();
+  EXPECT_THAT(exited.error_message(), ::testing::HasSubstr("not running"));
+  EXPECT_EQ(Top("no-such-container", &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(TopTest, CliPrintsATableAndJson) {
+  // A command line with a control byte: printed escaped, never raw to the terminal. (The
+  // shell keeps its argv: it runs sleep as a child, having more to do after it.)
+  const std::vector<std::string> shell = {"sh", "-c", "sleep 1003; true", "a\033b"};
+  v1::Container c = Run(Spec(shell));
+  v1::TopResponse top;
+  for (int i = 0; i < 100; ++i) {
+    if (Top(c.id(), &top).ok() && Find(top, {"sleep", "1003"}) != nullptr) break;
+    usleep(50'000);
+  }
+  ASSERT_NE(Find(top, {"sleep", "1003"}), nullptr) << top.DebugString();
+  ASSERT_NE(Find(top, shell), nullptr) << top.DebugString();
+
+  CommandResult table = Cli({"top", c.id()});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, ::testing::HasSubstr("HOST PID"));
+  EXPECT_THAT(table.out, ::testing::HasSubstr("sh -c 'sleep 1003; true' 'a\\x1bb'"));
+  EXPECT_EQ(table.out.find('\033'), std::string::npos);
+
+  CommandResult json = Cli({"top", "--json", c.id()});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  nlohmann::json parsed = nlohmann::json::parse(json.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(parsed.is_object()) << json.out;
+  EXPECT_EQ(parsed["id"], c.id());
+  ASSERT_TRUE(parsed["processes"].is_array()) << json.out;
+  EXPECT_FALSE(parsed["processes"].empty());
+
+  CommandResult missing = Cli({"top", "no-such-container"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, ::testing::HasSubstr("quilt-cli: "));
 }
