@@ -38,6 +38,12 @@ constexpr absl::Duration kKillTimeout = absl::Seconds(10);
 
 std::string Short(const std::string& id) { return id.substr(0, 12); }
 
+// What reading a container's cgroup says when the container is not running (any more).
+absl::Status NotRunning(absl::string_view action, const std::string& id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(action, " ", Short(id), ": container is not running"));
+}
+
 const char* StateName(ContainerState state) {
   switch (state) {
     case ContainerState::kCreated:
@@ -612,29 +618,21 @@ absl::Status Runtime::Kill(const std::string& ref, int signal) {
 
 absl::StatusOr<ContainerStats> Runtime::Stats(const std::string& ref) const {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
-  const auto not_running = [&record] {
-    return absl::FailedPreconditionError(
-        absl::StrCat("read stats of ", Short(record.id), ": container is not running"));
-  };
-  if (record.state != ContainerState::kRunning) return not_running();
+  if (record.state != ContainerState::kRunning) return NotRunning("read stats of", record.id);
   absl::StatusOr<CgroupStats> usage = cgroups_->Stats(record.id);
   // The exit path removes the cgroup: a container that exits between the state check and
   // the read is reported like one that was not running.
-  if (absl::IsNotFound(usage.status())) return not_running();
+  if (absl::IsNotFound(usage.status())) return NotRunning("read stats of", record.id);
   QUILT_RETURN_IF_ERROR(usage.status());
   return ContainerStats{record.id, *usage};
 }
 
 absl::StatusOr<ContainerProcesses> Runtime::Top(const std::string& ref) const {
   QUILT_ASSIGN_OR_RETURN(ContainerRecord record, store_->Resolve(ref));
-  const auto not_running = [&record] {
-    return absl::FailedPreconditionError(
-        absl::StrCat("list processes of ", Short(record.id), ": container is not running"));
-  };
-  if (record.state != ContainerState::kRunning) return not_running();
+  if (record.state != ContainerState::kRunning) return NotRunning("list processes of", record.id);
   absl::StatusOr<std::vector<int>> pids = cgroups_->Processes(record.id);
   // As in Stats: the cgroup goes with the container's end.
-  if (absl::IsNotFound(pids.status())) return not_running();
+  if (absl::IsNotFound(pids.status())) return NotRunning("list processes of", record.id);
   QUILT_RETURN_IF_ERROR(pids.status());
   return ContainerProcesses{record.id,
                             DescribeProcesses(*pids, CgroupManager::PathMarker(record.id))};
