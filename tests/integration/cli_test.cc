@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
+#include "nlohmann/json.hpp"
 #include "tests/integration/quiltd_fixture.h"
 
 namespace quilt::testing {
@@ -93,6 +94,28 @@ TEST_F(CliTest, ImageImportListRemove) {
   EXPECT_EQ(r.out, "custom\n") << r.err;
   EXPECT_EQ(Cli({"image", "rm", "mini"}).exit_code, 0);
   EXPECT_THAT(Cli({"image", "ls"}).out, ::testing::Not(HasSubstr("mini")));
+}
+
+TEST_F(CliTest, PruneRemovesEveryContainerThatIsNotRunning) {
+  CommandResult done = Cli({"run", "-d", "--name", "done", "--", "true"});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  CommandResult later = Cli({"create", "--name", "later", "--", "true"});
+  ASSERT_EQ(later.exit_code, 0) << later.err;
+  CommandResult busy = Cli({"run", "-d", "--name", "busy", "--", "sleep", "1000"});
+  ASSERT_EQ(busy.exit_code, 0) << busy.err;
+  ASSERT_EQ(Cli({"wait", "done"}).exit_code, 0);
+
+  CommandResult pruned = Cli({"prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+  EXPECT_THAT(pruned.out, HasSubstr(done.out));
+  EXPECT_THAT(pruned.out, HasSubstr(later.out));
+  EXPECT_THAT(pruned.out, ::testing::Not(HasSubstr(busy.out)));
+  const std::string left = Cli({"ps", "-a", "-q"}).out;
+  EXPECT_EQ(left, busy.out);
+
+  CommandResult again = Cli({"--json", "prune"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out), nlohmann::json::array());
 }
 
 TEST_F(CliTest, UnknownContainerAndNoDaemon) {
