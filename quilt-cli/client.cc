@@ -119,8 +119,7 @@ absl::StatusOr<quilt::v1::StatsResponse> Client::Stats(const quilt::v1::StatsReq
 }
 
 absl::StatusOr<quilt::v1::TopResponse> Client::Top(const quilt::v1::TopRequest& request) {
-  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Top, request,
-              kShortDeadline);
+  return Call(*this, containers_.get(), &quilt::v1::Containers::Stub::Top, request, kShortDeadline);
 }
 
 absl::StatusOr<quilt::v1::ImportResponse> Client::Import(const quilt::v1::ImportRequest& request) {

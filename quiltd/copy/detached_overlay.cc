@@ -2,6 +2,8 @@
 
 #include <sys/mount.h>
 
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/overlay_volatile.h"
@@ -25,8 +27,11 @@ absl::StatusOr<UniqueFd> MountDetachedOverlay(const std::vector<std::string>& lo
       return ErrnoStatus(absl::StrCat("mount overlay: set ", key, "=", value));
     }
   }
-  // Best effort: kernels before 5.10 know no "volatile" and then sync at the unmount.
-  ::fsconfig(context.get(), FSCONFIG_SET_FLAG, kOverlayVolatileOption, nullptr, 0);
+  // Kernels before 5.10 know no "volatile" (EINVAL) and then sync at the unmount.
+  if (::fsconfig(context.get(), FSCONFIG_SET_FLAG, kOverlayVolatileOption, nullptr, 0) != 0 &&
+      errno != EINVAL) {
+    return ErrnoStatus(absl::StrCat("mount overlay: set ", kOverlayVolatileOption));
+  }
   if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
     return ErrnoStatus(absl::StrCat("mount overlay on ", upper_dir));
   }
