@@ -17,11 +17,12 @@ class Quiltd:
         self.quiltd = os.path.join(build_dir, "bin", "quiltd")
         self.cli_path = os.path.join(build_dir, "bin", "quilt-cli")
         self.monitor = os.path.join(build_dir, "bin", "quilt-monitor")
+        self.bench_client = os.path.join(build_dir, "bin", "quilt-bench-client")
         self.image = os.path.join(build_dir, "images", "default-rootfs.tar")
-        for path in (self.quiltd, self.cli_path, self.monitor, self.image):
+        for path in (self.quiltd, self.cli_path, self.monitor, self.bench_client, self.image):
             if not os.path.exists(path):
                 raise RuntimeError(f"find {path}: missing (build quiltd, quilt-cli, "
-                                   "quilt-monitor and default_image first)")
+                                   "quilt-monitor, quilt-bench-client and default_image first)")
         self.work_dir = work_dir
         self.stub_dir = stub_dir
         self.socket = os.path.join(work_dir, "quilt.sock")

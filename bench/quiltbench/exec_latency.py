@@ -1,6 +1,7 @@
 """Benchmark 6: exec round trip of /bin/true in a running container."""
 
 from quiltbench import common
+from quiltbench.native_client import NativeClient
 from quiltbench.report import add
 
 
@@ -27,9 +28,11 @@ def exec_latency(ctx, iterations, warmup):
     if sleeper.state != ctx.api.pb.CONTAINER_STATE_RUNNING:
         raise RuntimeError(f"start sleeper: {sleeper.reason}: {sleeper.message}")
     cli = ctx.quiltd.cli("exec", sleeper.id, "--", "/bin/true")
+    native = NativeClient(ctx.quiltd.bench_client, ctx.quiltd.socket)
     contenders = {
         "quilt-cli exec (whole process)": lambda: common.check_run(cli),
-        "quilt gRPC Exec": lambda: _api_exec_ns(ctx, sleeper.id),
+        "quilt gRPC Exec, C++ client": lambda: native.exec(sleeper.id, ["/bin/true"]),
+        "quilt gRPC Exec, Python client": lambda: _api_exec_ns(ctx, sleeper.id),
     }
     started = []
     try:
@@ -46,6 +49,7 @@ def exec_latency(ctx, iterations, warmup):
                 if i >= warmup:
                     times[name].append(elapsed)
     finally:
+        native.close()
         for runtime, name in started:
             ctx.peers.delete(runtime, name)
         ctx.api.remove(sleeper.id, force=True)
@@ -54,7 +58,8 @@ def exec_latency(ctx, iterations, warmup):
         reference="crun exec" if "crun" in ctx.peer_runtimes else None)
     details = {
         "quilt-cli exec (whole process)": "CLI start, Exec stream to the exit, CLI exit",
-        "quilt gRPC Exec": "Python client on an open channel",
+        "quilt gRPC Exec, C++ client": "quilt-bench-client on an open channel",
+        "quilt gRPC Exec, Python client": "python3-grpcio on an open channel",
         "crun exec": "one `crun exec` process",
         "runc exec": "one `runc exec` process",
     }

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from quiltbench import common
+from quiltbench.native_client import NativeClient
 from quiltbench.report import add
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
@@ -25,28 +26,34 @@ def _api_run_ns(ctx):
 def start_to_exit(ctx, iterations, warmup):
     """Every contender once per round, in a rotating order, so drift hits all alike."""
     cli = ctx.quiltd.cli("run", "--rm", "--", "/bin/true")
+    native = NativeClient(ctx.quiltd.bench_client, ctx.quiltd.socket)
     contenders = {
         "quilt-cli run --rm (whole process)": lambda: common.check_run(cli),
-        "quilt gRPC Create(start)+Wait": lambda: _api_run_ns(ctx),
+        "quilt gRPC Create(start)+Wait, C++ client": lambda: native.run(["/bin/true"]),
+        "quilt gRPC Create(start)+Wait, Python client": lambda: _api_run_ns(ctx),
     }
     for runtime in ctx.peer_runtimes:
         contenders[f"{runtime} run"] = lambda r=runtime: ctx.peers.run(r)[0]
     times = {name: [] for name in contenders}
     names = list(contenders)
-    for i in range(warmup + iterations):
-        for k in range(len(names)):
-            name = names[(i + k) % len(names)]
-            elapsed = contenders[name]()
-            # quiltd replaces the spare a start took in the background; the next contender
-            # is measured once it is done (see Quiltd.settle).
-            ctx.quiltd.settle()
-            if i >= warmup:
-                times[name].append(elapsed)
+    try:
+        for i in range(warmup + iterations):
+            for k in range(len(names)):
+                name = names[(i + k) % len(names)]
+                elapsed = contenders[name]()
+                # quiltd replaces the spare a start took in the background; the next
+                # contender is measured once it is done (see Quiltd.settle).
+                ctx.quiltd.settle()
+                if i >= warmup:
+                    times[name].append(elapsed)
+    finally:
+        native.close()
     rows = ctx.results.section("1. Start-to-exit of /bin/true (wall time per container)",
                                reference="crun run" if "crun" in ctx.peer_runtimes else None)
     details = {
         "quilt-cli run --rm (whole process)": "CLI start, Create, Logs, Wait, Remove",
-        "quilt gRPC Create(start)+Wait": "Python client; Remove not timed",
+        "quilt gRPC Create(start)+Wait, C++ client": "quilt-bench-client; Remove not timed",
+        "quilt gRPC Create(start)+Wait, Python client": "python3-grpcio; Remove not timed",
         "crun run": "one `crun run` process, cgroup under ours",
         "runc run": "one `runc run` process, cgroup under ours",
     }
