@@ -5,16 +5,22 @@
 //                        sending the start until the stream's end
 //   run ARG...       ->  "<ns> <exit code>"  Create(start) of the default image until Wait
 //                        returns; the Remove after it is not timed
+//   churn CLIENTS TOTAL ARG...  ->  "<ns> 0"  wall time of TOTAL containers of ARG...
+//                        (Create(start), Wait, Remove each) spread over CLIENTS threads
+//                        that share the channel
 // A failed call replies "error <message>" and the client goes on.
 #include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "quilt-cli/client.h"
 
 namespace {
@@ -72,6 +78,36 @@ absl::StatusOr<Timed> TimeRun(Client& client, const std::vector<std::string>& ar
   return Timed{elapsed, exited->container().exit_code()};
 }
 
+// Each thread runs its share of `total` containers one after another; the first failure
+// of any thread is the answer.
+absl::StatusOr<Timed> TimeChurn(Client& client, int clients, int total,
+                                const std::vector<std::string>& argv) {
+  absl::Mutex mu;
+  absl::Status first_failure;
+  int64_t start = NowNs();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    int count = total / clients + (i < total % clients ? 1 : 0);
+    threads.emplace_back([&, count] {
+      for (int n = 0; n < count; ++n) {
+        absl::StatusOr<Timed> one = TimeRun(client, argv);
+        if (one.ok() && one->exit_code == 0) continue;
+        absl::MutexLock lock(&mu);
+        if (first_failure.ok()) {
+          first_failure = one.ok() ? absl::InternalError(absl::StrCat(
+                                         "a container exited with code ", one->exit_code))
+                                   : one.status();
+        }
+        return;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int64_t elapsed = NowNs() - start;
+  if (!first_failure.ok()) return first_failure;
+  return Timed{elapsed, 0};
+}
+
 absl::StatusOr<Timed> Serve(Client& client, const std::vector<std::string>& words) {
   if (words.size() >= 3 && words[0] == "exec") {
     return TimeExec(client, words[1], {words.begin() + 2, words.end()});
@@ -79,7 +115,14 @@ absl::StatusOr<Timed> Serve(Client& client, const std::vector<std::string>& word
   if (words.size() >= 2 && words[0] == "run") {
     return TimeRun(client, {words.begin() + 1, words.end()});
   }
-  return absl::InvalidArgumentError("expected `exec REF ARG...` or `run ARG...`");
+  int clients = 0;
+  int total = 0;
+  if (words.size() >= 4 && words[0] == "churn" && absl::SimpleAtoi(words[1], &clients) &&
+      absl::SimpleAtoi(words[2], &total) && clients > 0 && total > 0) {
+    return TimeChurn(client, clients, total, {words.begin() + 3, words.end()});
+  }
+  return absl::InvalidArgumentError(
+      "expected `exec REF ARG...`, `run ARG...` or `churn CLIENTS TOTAL ARG...`");
 }
 
 }  // namespace

@@ -31,6 +31,11 @@ class NativeClient:
         """Create(start) until Wait returns; the Remove after it is not timed."""
         return self._ask(["run", *argv])
 
+    def churn(self, clients, total, argv):
+        """Wall time of `total` containers (Create(start), Wait, Remove each) spread over
+        `clients` threads sharing the channel."""
+        return self._ask(["churn", str(clients), str(total), *argv])
+
     def close(self):
         self.proc.stdin.close()
         self.proc.wait()
