@@ -1,6 +1,6 @@
 // The last containment steps of every process the container init execs (setup commands and
-// the workload): no_new_privs, the capability sets and the seccomp filter. The filter is
-// built once in the init, before any fork; each forked child applies the steps right before
+// the workload): no_new_privs, the capability sets and the seccomp filter, whose BPF program
+// quiltd compiled (config.seccomp_program). Each forked child applies the steps right before
 // its exec, in two halves around its identity change.
 #pragma once
 
@@ -17,22 +17,14 @@ namespace quilt {
 class ExecHardening {
  public:
   ExecHardening() = default;
-  ~ExecHardening();
   ExecHardening(const ExecHardening&) = delete;
   ExecHardening& operator=(const ExecHardening&) = delete;
 
-  // Reads the kernel's last capability and builds the seccomp filter for `config` (none when
-  // config.seccomp is false). Returns false with `failure` set (stage kSecurity) when the
-  // kernel or libseccomp refuses.
+  // Reads the kernel's last capability and takes the seccomp program of `config`. Returns
+  // false with `failure` set (stage kSecurity) when the kernel refuses.
   bool Prepare(const MonitorConfig& config, StartReport* failure);
 
-  // After Prepare: turns the seccomp filter into its BPF program and frees libseccomp's
-  // copy, so that Lock loads the program as it is instead of having libseccomp generate it
-  // again in every child (about 0.25 ms each). The exec server does this once for all its
-  // execs. Returns false with `failure` set (stage kSecurity) when libseccomp cannot export.
-  bool Compile(StartReport* failure);
-
-  // After Compile: applies no_new_privs, the bounding set and the seccomp filter to the
+  // After Prepare: applies no_new_privs, the bounding set and the seccomp filter to the
   // calling process itself, for a process whose forks run the commands (the exec server).
   // They inherit all three, so Restrict and then Lock skip them: per command that saves
   // ~40 prctl calls and, above all, the filter's attach (0.24 ms measured: the kernel runs
@@ -56,8 +48,7 @@ class ExecHardening {
 
   uint64_t capabilities_ = 0;
   int last_cap_ = -1;
-  void* filter_ = nullptr;            // scmp_filter_ctx, or null when unconfined or compiled
-  std::vector<sock_filter> program_;  // the compiled filter; empty unless Compile ran
+  std::vector<sock_filter> program_;  // the seccomp filter; empty when unconfined
   bool applied_ = false;              // ApplyToSelf ran: inherited by every child
 };
 

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "common/fd_passing.h"
 #include "common/unique_fd.h"
@@ -39,7 +40,7 @@ struct Server {
   int null_fd = -1;  // the host's /dev/null
   const ExecHardening* hardening = nullptr;
   uint64_t capabilities = 0;  // of the container's config, which `hardening` was built for
-  bool seccomp = true;
+  std::string seccomp_program;
 };
 
 int StatusFail(int error, const char* message) {
@@ -164,7 +165,8 @@ struct Handoff {
   connection.Reset();
   MonitorConfig config;
   if (!ReadExecConfig(0, &config)) _exit(1);
-  if (config.capabilities != server.capabilities || config.seccomp != server.seccomp) {
+  if (config.capabilities != server.capabilities ||
+      config.seccomp_program != server.seccomp_program) {
     _exit(StatusFail(EINVAL, "exec config's hardening differs from the container's"));
   }
   ExecHelperOptions options;
@@ -311,12 +313,6 @@ int RunExecServerStart(pid_t init_pid) {
   if (!null_fd.valid()) return StatusFail(errno, "open /dev/null");
   ExecHardening hardening;
   if (!PrepareExecHardening(config, &hardening)) return 1;
-  // Once for every exec the server will run, and libseccomp's copy of the rules is freed.
-  StartReport report;
-  if (!hardening.Compile(&report)) {
-    report.detail[sizeof(report.detail) - 1] = '\0';
-    return StatusFail(report.error, report.detail);
-  }
   UniqueFd bundle(open(config.bundle_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!bundle.valid()) return StatusFail(errno, "open bundle directory");
   UniqueFd listener = Listen(bundle.get());
@@ -335,7 +331,7 @@ int RunExecServerStart(pid_t init_pid) {
   }
   bundle.Reset();
   const Server server{listener.get(), null_fd.get(), &hardening, config.capabilities,
-                      config.seccomp};
+                      std::move(config.seccomp_program)};
   config = MonitorConfig();
   // The middle process is in the container's pid namespace: when it exits, the kernel gives
   // its child to that namespace's init (not to quiltd, a subreaper outside it).

@@ -26,10 +26,10 @@
 // waiter the status pipe, the lifeline and stderr, and becomes the command as the helper's
 // child would (exec_helper.h, BecomeCommand); the waiter then does what the helper does
 // (ReportCommand: wait, timeout, lifeline, status line). The workload's hardening is
-// prepared and its seccomp filter compiled once, on the host, by the starter, and applied to
-// the server itself (no_new_privs, bounding set, filter: ExecHardening::ApplyToSelf), so
-// each command inherits them and only sets its ids and capability sets. An idle pair dies
-// with the server; a busy one finishes its exec.
+// prepared once, on the host, by the starter (its seccomp filter comes compiled by quiltd),
+// and applied to the server itself (no_new_privs, bounding set, filter:
+// ExecHardening::ApplyToSelf), so each command inherits them and only sets its ids and
+// capability sets. An idle pair dies with the server; a busy one finishes its exec.
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,7 @@
 #include "quiltd/monitor/monitor_codec.h"
 
+#include <linux/filter.h>
+
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -59,6 +61,41 @@ bool CatchingDecode(const char* what, const std::string& text, std::string* erro
   }
 }
 
+// The seccomp program travels as hex: JSON strings hold text.
+std::string ToHex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0xf];
+  }
+  return hex;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// A program the kernel could take: whole instructions, at most BPF_MAXINSNS of them.
+std::string SeccompProgramFromHex(const std::string& hex) {
+  if (hex.size() % (2 * sizeof(sock_filter)) != 0 ||
+      hex.size() / (2 * sizeof(sock_filter)) > BPF_MAXINSNS) {
+    throw std::invalid_argument("seccomp_program is not a whole BPF program");
+  }
+  std::string bytes(hex.size() / 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const int high = HexDigit(hex[2 * i]);
+    const int low = HexDigit(hex[2 * i + 1]);
+    if (high < 0 || low < 0) throw std::invalid_argument("seccomp_program is not lowercase hex");
+    bytes[i] = static_cast<char>(high << 4 | low);
+  }
+  return bytes;
+}
+
 }  // namespace
 
 std::string SerializeMonitorConfig(const MonitorConfig& c) {
@@ -87,7 +124,7 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"additional_gids", c.additional_gids},
             {"setup", c.setup},
             {"capabilities", c.capabilities},
-            {"seccomp", c.seccomp},
+            {"seccomp_program", ToHex(c.seccomp_program)},
             {"cgroup_procs_files", c.cgroup_procs_files},
             {"cgroup_v2_dir", c.cgroup_v2_dir},
             {"userns_host_id", c.userns_host_id},
@@ -155,9 +192,10 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     c.gid = j.value("gid", gid_t{0});
     c.additional_gids = j.value("additional_gids", std::vector<gid_t>());
     c.setup = j.value("setup", std::vector<std::string>());
-    // Fail safe: a config without these fields runs with no capability and the filter.
+    // Fail safe: a config without capabilities runs with none; one without a seccomp
+    // program (an empty one means unconfined) does not run.
     c.capabilities = j.value("capabilities", uint64_t{0});
-    c.seccomp = j.value("seccomp", true);
+    c.seccomp_program = SeccompProgramFromHex(j.at("seccomp_program").get<std::string>());
     c.cgroup_procs_files = j.value("cgroup_procs_files", std::vector<std::string>());
     c.cgroup_v2_dir = j.value("cgroup_v2_dir", std::string());
     c.userns_host_id = j.value("userns_host_id", uint32_t{0});

@@ -53,10 +53,11 @@ struct MonitorConfig {
 
   // Hardening of setup commands and the workload. `capabilities`: bit n keeps capability n
   // in the bounding, effective, permitted and inheritable sets (a non-root workload loses
-  // all but the bounding set at setuid); `seccomp`: load the default filter before exec.
-  // no_new_privs is always set.
+  // all but the bounding set at setuid); `seccomp_program`: the seccomp filter loaded before
+  // exec, as its BPF program (raw struct sock_filter array, compiled by quiltd:
+  // quiltd/runtime/seccomp_profile.h); empty: unconfined. no_new_privs is always set.
   uint64_t capabilities = 0;
-  bool seccomp = true;
+  std::string seccomp_program;
 
   // cgroup placement. v1/hybrid: the init's pid is written to each of these cgroup.procs
   // files. v2: clone3(CLONE_INTO_CGROUP) into this directory. Either may be empty.

@@ -28,6 +28,10 @@ MonitorConfig FullConfig() {
   c.gid = 1001;
   c.additional_gids = {5, 6};
   c.setup = {"echo one", "echo two"};
+  c.capabilities = 0x800425fb;
+  // Two BPF instructions holding every kind of byte: NUL, high bit, hex letters.
+  c.seccomp_program =
+      std::string("\x00\x01\x7f\x80\xab\xcd\xef\xff\x20\x00\x00\x00\x04\x00\x00\x00", 16);
   c.cgroup_procs_files = {"/sys/fs/cgroup/memory/x/cgroup.procs"};
   c.cgroup_v2_dir = "/sys/fs/cgroup/unified/x";
   c.userns_host_id = 3000000;
@@ -65,6 +69,8 @@ TEST(MonitorConfigTest, RoundTripsEveryField) {
   EXPECT_EQ(out->gid, 1001u);
   EXPECT_EQ(out->additional_gids, in.additional_gids);
   EXPECT_EQ(out->setup, in.setup);
+  EXPECT_EQ(out->capabilities, in.capabilities);
+  EXPECT_EQ(out->seccomp_program, in.seccomp_program);
   EXPECT_EQ(out->cgroup_procs_files, in.cgroup_procs_files);
   EXPECT_EQ(out->cgroup_v2_dir, in.cgroup_v2_dir);
   EXPECT_EQ(out->userns_host_id, 3000000u);
@@ -80,8 +86,10 @@ TEST(MonitorConfigTest, OptionalFieldsTakeDefaults) {
   absl::StatusOr<MonitorConfig> out = ParseMonitorConfig(R"({
     "container_id": "c", "bundle_dir": "/b", "lower_dirs": ["/l"], "upper_dir": "/u",
     "work_dir": "/w", "rootfs_dir": "/r", "argv": ["true"], "log_path": "/b/log",
-    "state_path": "/b/s", "exit_path": "/b/e"})");
+    "state_path": "/b/s", "exit_path": "/b/e", "seccomp_program": ""})");
   ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->capabilities, 0u);
+  EXPECT_TRUE(out->seccomp_program.empty()) << "explicitly unconfined";
   EXPECT_TRUE(out->new_network);
   EXPECT_FALSE(out->read_only_rootfs);
   EXPECT_EQ(out->log_max_bytes, 0);
@@ -108,6 +116,34 @@ TEST(MonitorConfigTest, RejectsBadJsonMissingFieldsAndWrongTypes) {
   empty_argv.argv.clear();
   EXPECT_EQ(ParseMonitorConfig(SerializeMonitorConfig(empty_argv)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Fail safe: a config that does not say which filter to load (an empty program says "none")
+// starts nothing, and neither does a program the kernel could not take as it is.
+TEST(MonitorConfigTest, RejectsAMissingOrBrokenSeccompProgram) {
+  const std::string text = SerializeMonitorConfig(FullConfig());
+  const std::string hex = "00017f80abcdefff2000000004000000";
+  ASSERT_NE(text.find(hex), std::string::npos) << text;
+  auto with_program = [&](const std::string& replacement) {
+    std::string changed = text;
+    changed.replace(changed.find(hex), hex.size(), replacement);
+    return ParseMonitorConfig(changed).status();
+  };
+  EXPECT_TRUE(with_program(hex).ok());
+  EXPECT_EQ(with_program(hex.substr(0, 30)).code(), absl::StatusCode::kInvalidArgument)
+      << "half an instruction";
+  EXPECT_EQ(with_program("00017f80abcdefff20000000040000zz").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(with_program("00017F80ABCDEFFF2000000004000000").code(),
+            absl::StatusCode::kInvalidArgument)
+      << "upper case is not what quiltd writes";
+  EXPECT_EQ(with_program(std::string(2 * 8 * 4097, '0')).code(), absl::StatusCode::kInvalidArgument)
+      << "longer than BPF_MAXINSNS";
+  std::string missing = text;
+  missing.replace(missing.find("\"seccomp_program\""), 17, "\"seccomp_programx\"");
+  absl::Status status = ParseMonitorConfig(missing).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("seccomp_program"), absl::string_view::npos) << status;
 }
 
 TEST(MonitorStateTest, RoundTripsAndRejectsMissingField) {

@@ -145,9 +145,10 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& o
   QUILT_ASSIGN_OR_RETURN(auto exit_watcher, ExitWatcher::Create());
   QUILT_ASSIGN_OR_RETURN(auto log_watcher, LogWatcher::Create());
   QUILT_ASSIGN_OR_RETURN(auto trash, Trash::Open(options.state_dir + "/trash"));
-  std::unique_ptr<Runtime> runtime(new Runtime(options, std::move(store), std::move(images),
-                                               std::move(cgroups), std::move(exit_watcher),
-                                               std::move(log_watcher), std::move(trash)));
+  QUILT_ASSIGN_OR_RETURN(SeccompPrograms seccomp, SeccompPrograms::Compile());
+  std::unique_ptr<Runtime> runtime(new Runtime(
+      options, std::move(store), std::move(images), std::move(cgroups), std::move(exit_watcher),
+      std::move(log_watcher), std::move(trash), std::move(seccomp)));
   QUILT_ASSIGN_OR_RETURN(runtime->events_, EventLog::Create(runtime->store_.get()));
   runtime->Recover();
   QUILT_ASSIGN_OR_RETURN(
@@ -160,7 +161,7 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& o
 Runtime::Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
                  std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
                  std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher,
-                 std::unique_ptr<Trash> trash)
+                 std::unique_ptr<Trash> trash, SeccompPrograms seccomp)
     : options_(std::move(options)),
       store_(std::move(store)),
       images_(std::move(images)),
@@ -168,6 +169,7 @@ Runtime::Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
       exit_watcher_(std::move(exit_watcher)),
       log_watcher_(std::move(log_watcher)),
       trash_(std::move(trash)),
+      seccomp_(std::move(seccomp)),
       launcher_(options_.monitor_path) {}
 
 // Stop watching before anything the callbacks touch goes away. Monitors keep running.
@@ -274,7 +276,7 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   QUILT_ASSIGN_OR_RETURN(config.capabilities,
                          ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
                                              {spec.cap_drop().begin(), spec.cap_drop().end()}));
-  config.seccomp = spec.seccomp() != "unconfined";
+  if (spec.seccomp() != "unconfined") config.seccomp_program = seccomp_.For(config.capabilities);
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
   QUILT_ASSIGN_OR_RETURN(UsernsRequest userns, ParseUserns(spec.userns()));

@@ -32,6 +32,7 @@
 #include "quiltd/runtime/exit_watcher.h"
 #include "quiltd/runtime/monitor_launcher.h"
 #include "quiltd/runtime/process_table.h"
+#include "quiltd/runtime/seccomp_profile.h"
 #include "quiltd/runtime/spare_pool.h"
 #include "quiltd/runtime/trash.h"
 #include "quiltd/runtime/user_resolver.h"
@@ -189,7 +190,7 @@ class Runtime {
   Runtime(RuntimeOptions options, std::unique_ptr<StateStore> store,
           std::unique_ptr<ImageStore> images, std::unique_ptr<CgroupManager> cgroups,
           std::unique_ptr<ExitWatcher> exit_watcher, std::unique_ptr<LogWatcher> log_watcher,
-          std::unique_ptr<Trash> trash);
+          std::unique_ptr<Trash> trash, SeccompPrograms seccomp);
 
   absl::StatusOr<ImageRecord> ResolveImage(const std::string& ref);
   // Replaces spec.userns "auto" with a free range of the pool (call with userns_mu_ held
@@ -247,7 +248,8 @@ class Runtime {
   std::unique_ptr<CgroupManager> cgroups_;
   std::unique_ptr<ExitWatcher> exit_watcher_;
   std::unique_ptr<LogWatcher> log_watcher_;
-  std::unique_ptr<Trash> trash_;  // removed bundles, deleted in the background
+  std::unique_ptr<Trash> trash_;   // removed bundles, deleted in the background
+  const SeccompPrograms seccomp_;  // the default profile, compiled once
   MonitorLauncher launcher_;
   std::unique_ptr<SparePool> spares_;  // null without spares
 
