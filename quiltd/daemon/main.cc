@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -19,6 +20,7 @@
 #include "common/status_macros.h"
 #include "common/thread_pool.h"
 #include "quiltd/daemon/api_listener.h"
+#include "quiltd/daemon/callback_poller_keepalive.h"
 #include "quiltd/daemon/instance_lock.h"
 #include "quiltd/runtime/runtime.h"
 #include "quiltd/service/api_access.h"
@@ -132,6 +134,7 @@ absl::Status Serve(const Flags& flags) {
   QUILT_ASSIGN_OR_RETURN(std::unique_ptr<ApiListener> listener,
                          ApiListener::Listen(flags.socket, api_group));
   listener->Start(server.get(), refusing.get());
+  std::optional<CallbackPollerKeepAlive> keepalive(std::in_place, server.get());
   QUILT_LOG(INFO) << "quiltd " << QUILT_VERSION << " serving on " << flags.socket << " (state "
                   << state_dir << ", cgroups " << runtime->CgroupModeName() << ")";
 
@@ -145,6 +148,7 @@ absl::Status Serve(const Flags& flags) {
   // Calls in flight get a moment to finish; long ones (Wait, Logs --follow) are cancelled
   // and their clients reconnect to the next daemon. Containers are not touched.
   listener->Stop();
+  keepalive.reset();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(500);
   server->Shutdown(deadline);
   refusing->Shutdown(deadline);
