@@ -88,6 +88,15 @@ def imports(ctx, size_bytes, trials):
             elapsed = common.check_run(["/usr/bin/bsdtar", "-xf", path, "-C", dest])
             rates.setdefault(f"bsdtar -xf, {fmt}", []).append(tar_bytes / common.MB /
                                                              (elapsed / 1e9))
+            # The same extraction made as durable as quilt's import: until its sync returns.
+            durable = os.path.join(work, f"bsdtar-sync-{trial}-{fmt}")
+            os.makedirs(durable)
+            os.sync()
+            start = common.now_ns()
+            common.check_run(["/usr/bin/bsdtar", "-xf", path, "-C", durable])
+            os.sync()
+            rates.setdefault(f"bsdtar -xf + sync, {fmt}", []).append(
+                tar_bytes / common.MB / ((common.now_ns() - start) / 1e9))
             os.unlink(path)
     # Deleting right before the next extraction slows ext4 down (notes/peers.md): last.
     for digest in digests:
@@ -103,6 +112,9 @@ def imports(ctx, size_bytes, trials):
             reference=peer)
         add(rows, f"quilt Import, {fmt}", common.Sample(rates[f"quilt Import, {fmt}"], "MB/s"),
             "gRPC Import: hash, unpack, syncfs, publish", reference=peer)
+        add(rows, f"bsdtar -xf + sync, {fmt}",
+            common.Sample(rates[f"bsdtar -xf + sync, {fmt}"], "MB/s"),
+            "fresh directory, then sync: as durable as the import", reference=peer)
         quilt = common.Sample(rates[f"quilt Import, {fmt}"], "MB/s").median
         peer = common.Sample(rates[f"bsdtar -xf, {fmt}"], "MB/s").median
         ctx.results.target(f"import >= bsdtar ({fmt})",
