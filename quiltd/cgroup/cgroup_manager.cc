@@ -1,8 +1,10 @@
 #include "quiltd/cgroup/cgroup_manager.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <set>
 #include <utility>
 
@@ -310,9 +312,18 @@ absl::Status CgroupManager::RemoveContainer(const std::string& id) {
 
 absl::Status CgroupManager::RemoveDirs(const std::vector<std::string>& dirs,
                                        const std::string& context) {
-  // Never libcgroup's delete: it moves live tasks to the parent, i.e. into quiltd's cgroup.
-  QUILT_RETURN_IF_ERROR(Annotate(KillCgroupProcesses(dirs, kKillTimeout), context));
+  // The usual case, a container that ended: its cgroups are empty, and one rmdir each
+  // removes them (the kernel refuses a cgroup that holds a process or a child cgroup).
+  // Only what is left then is walked, its processes killed and its tree removed: that had
+  // cost ~15 syscalls per hierarchy on every container's exit.
+  std::vector<std::string> left;
   for (const std::string& dir : dirs) {
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) left.push_back(dir);
+  }
+  if (left.empty()) return absl::OkStatus();
+  // Never libcgroup's delete: it moves live tasks to the parent, i.e. into quiltd's cgroup.
+  QUILT_RETURN_IF_ERROR(Annotate(KillCgroupProcesses(left, kKillTimeout), context));
+  for (const std::string& dir : left) {
     QUILT_RETURN_IF_ERROR(Annotate(RemoveCgroupTree(dir, kRemoveTimeout), context));
   }
   return absl::OkStatus();

@@ -370,6 +370,29 @@ TEST_F(CgroupManagerTest, RemoveKillsLeftoverProcessesAndRemovesEveryDir) {
   EXPECT_TRUE(manager_->RemoveContainer(id).ok()) << "removing a missing group is OK";
 }
 
+// An ended container's cgroups are empty and go with one rmdir each; these are not: a
+// process sits in a child cgroup the container made (as it can in its cgroup namespace), and
+// every hierarchy has that child. Remove still kills the process and removes every dir.
+TEST_F(CgroupManagerTest, RemoveTakesChildCgroupsAndTheirProcesses) {
+  std::string id = NewContainerId();
+  CgroupPlacement placement = MustCreate(id, {});
+  CgroupPlacement nested;
+  for (const std::string& procs : ProcsFiles(placement)) {
+    const std::string child = DirOf(procs) + "/inner";
+    ASSERT_EQ(::mkdir(child.c_str(), 0755), 0) << child;
+    nested.procs_files.push_back(child + "/cgroup.procs");
+  }
+  PlacedChild sleeper(nested, [] {
+    pause();
+    return 0;
+  });
+  ASSERT_TRUE(manager_->RemoveContainer(id).ok());
+  int status = sleeper.Wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  for (const std::string& file : ProcsFiles(placement)) EXPECT_FALSE(Exists(DirOf(file))) << file;
+  EXPECT_THAT(manager_->ListContainers(), Not(Contains(id)));
+}
+
 TEST_F(CgroupManagerTest, ListContainersFindsCreatedIds) {
   std::string a = NewContainerId();
   std::string b = NewContainerId();
