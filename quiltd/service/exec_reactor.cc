@@ -109,8 +109,7 @@ void ExecReactor::Run(v1::ExecStart start) {
   exit.mutable_exit()->set_exit_code(result->exit_code);
   exit.mutable_exit()->set_signal(result->signal);
   exit.mutable_exit()->set_timed_out(result->timed_out);
-  Send(std::move(exit));
-  Finish(grpc::Status::OK);
+  SendLast(std::move(exit));
 }
 
 std::string ExecReactor::Pump(ExecProcess& process, int terminal) {
@@ -192,6 +191,19 @@ bool ExecReactor::Send(v1::ExecResponse response) {
   mu_.Await(absl::Condition(
       +[](bool* writing) { return !*writing; }, &writing_));
   return !broken_;
+}
+
+void ExecReactor::SendLast(v1::ExecResponse response) {
+  bool broken;
+  {
+    absl::MutexLock lock(&mu_);
+    broken = broken_;
+  }
+  if (broken) return Finish(grpc::Status::OK);
+  // The exit and the status leave together: the client gets both in one read, and the relay
+  // does not wait for a write completion between them (a thread handoff each way).
+  response_ = std::move(response);
+  StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
 }
 
 void ExecReactor::OnWriteDone(bool ok) {

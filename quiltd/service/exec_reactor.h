@@ -48,6 +48,9 @@ class ExecReactor final
   int Forward(int fd, v1::LogStream stream);
   // Writes `response` and waits until gRPC is done with it; false once the client is gone.
   bool Send(v1::ExecResponse response);
+  // Writes `response` with the call's OK status, as one operation: nothing waits for the
+  // write to complete (it may delete the reactor).
+  void SendLast(v1::ExecResponse response);
   void Wake();
 
   Runtime* runtime_;
