@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,15 @@
 #include "common/status_macros.h"
 
 namespace quilt {
+
+std::optional<absl::string_view> ProcStatField(absl::string_view stat, size_t n) {
+  const size_t close = stat.rfind(')');
+  if (close == absl::string_view::npos || n < 3) return std::nullopt;
+  std::vector<absl::string_view> rest =
+      absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipEmpty());
+  if (rest.size() < n - 2) return std::nullopt;
+  return rest[n - 3];
+}
 
 absl::StatusOr<int64_t> ProcessStartTicks(pid_t pid) {
   // Plain read(2): the process may vanish between open and read (ESRCH), which iostreams
@@ -25,17 +35,10 @@ absl::StatusOr<int64_t> ProcessStartTicks(pid_t pid) {
   char buf[1024];
   const ssize_t n = fd ? ::read(fd.get(), buf, sizeof(buf) - 1) : -1;
   if (n <= 0) return absl::NotFoundError(absl::StrCat("no process ", pid));
-  const std::string stat(buf, static_cast<size_t>(n));
-  // The command name (field 2) may hold spaces and parentheses: fields resume after the
-  // last ')'. Field 22 (starttime) is then the 20th field after it.
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) {
-    return absl::InternalError(absl::StrCat("parse /proc/", pid, "/stat"));
-  }
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ');
+  const std::optional<absl::string_view> start =
+      ProcStatField(absl::string_view(buf, static_cast<size_t>(n)), 22);
   int64_t ticks = 0;
-  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &ticks)) {
+  if (!start.has_value() || !absl::SimpleAtoi(*start, &ticks)) {
     return absl::InternalError(absl::StrCat("parse /proc/", pid, "/stat"));
   }
   return ticks;

@@ -4,12 +4,20 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/unique_fd.h"
 
 namespace quilt {
+
+// Field n (1-based, as proc(5) counts; from 3 on) of a /proc/<pid>/stat line. The command
+// name in field 2 may hold spaces and parentheses, so fields are counted from after its last
+// ')'. nullopt when the line is cut short or has no name.
+std::optional<absl::string_view> ProcStatField(absl::string_view stat, size_t n);
 
 // The process's start time in clock ticks since boot (/proc/<pid>/stat field 22). Together
 // with the pid it names one process for the life of the machine (pids are reused, this

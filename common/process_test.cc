@@ -19,6 +19,17 @@ TEST(ProcessTest, StartTicksIdentifyAProcess) {
   EXPECT_EQ(OpenPidfdIfSame(getpid(), *self + 1).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ProcessTest, StatFieldsCountFromAfterTheLastParenthesis) {
+  // A command name may hold spaces and parentheses.
+  const absl::string_view stat = "42 (a) b (c) S 1 42 42 0 -1\n";
+  EXPECT_EQ(ProcStatField(stat, 3), "S");
+  EXPECT_EQ(ProcStatField(stat, 4), "1");
+  EXPECT_EQ(ProcStatField(stat, 8), "-1\n");
+  EXPECT_EQ(ProcStatField(stat, 9), std::nullopt) << "past the end";
+  EXPECT_EQ(ProcStatField(stat, 2), std::nullopt) << "the name is not a counted field";
+  EXPECT_EQ(ProcStatField("42 no name S 1", 3), std::nullopt);
+}
+
 TEST(ProcessTest, SignalThroughPidfdAndGoneProcess) {
   pid_t child = fork();
   ASSERT_GE(child, 0);

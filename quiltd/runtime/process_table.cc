@@ -11,24 +11,14 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/fs.h"
+#include "common/process.h"
 
 namespace quilt {
 namespace {
 
-// Field n (1-based, as proc(5) counts) of /proc/<pid>/stat. The name in field 2 may hold
-// spaces and parentheses, so fields are counted from after its last ')'.
-std::optional<absl::string_view> StatField(absl::string_view stat, size_t n) {
-  const size_t close = stat.rfind(')');
-  if (close == absl::string_view::npos || n < 3) return std::nullopt;
-  std::vector<absl::string_view> rest =
-      absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipEmpty());
-  if (rest.size() < n - 2) return std::nullopt;
-  return rest[n - 3];
-}
-
 int64_t StatNumber(absl::string_view stat, size_t n) {
   int64_t value = 0;
-  const std::optional<absl::string_view> field = StatField(stat, n);
+  const std::optional<absl::string_view> field = ProcStatField(stat, n);
   return field.has_value() && absl::SimpleAtoi(*field, &value) ? value : 0;
 }
 
@@ -74,7 +64,7 @@ std::optional<ProcessInfo> Describe(int host_pid, const std::string& marker,
   if (open != std::string::npos && close != std::string::npos && open < close) {
     info.name = stat->substr(open + 1, close - open - 1);
   }
-  if (const std::optional<absl::string_view> state = StatField(*stat, 3); state.has_value()) {
+  if (const std::optional<absl::string_view> state = ProcStatField(*stat, 3); state.has_value()) {
     info.state = state->empty() ? '?' : state->front();
   }
   info.host_ppid = static_cast<int>(StatNumber(*stat, 4));
