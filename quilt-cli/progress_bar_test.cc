@@ -85,11 +85,11 @@ TEST(RenderProgressLineTest, NoRateWhileNothingIsRead) {
 }
 
 TEST(RenderProgressLineTest, SmallAndHugeSizes) {
-  EXPECT_THAT(RenderProgressLine(View("hashing", 512, 900, 1.0), 80), HasSubstr("512 / 900 B"));
-  EXPECT_THAT(RenderProgressLine(View("hashing", 0, 3 * kMB * 1000, std::nullopt), 80),
+  EXPECT_THAT(RenderProgressLine(View("unpacking", 512, 900, 1.0), 80), HasSubstr("512 / 900 B"));
+  EXPECT_THAT(RenderProgressLine(View("unpacking", 0, 3 * kMB * 1000, std::nullopt), 80),
               HasSubstr("0.0 / 3.0 GB"));
   // Done past the total (a file that grew) stays at 100%.
-  EXPECT_THAT(RenderProgressLine(View("hashing", 2 * kMB, kMB, std::nullopt), 80),
+  EXPECT_THAT(RenderProgressLine(View("unpacking", 2 * kMB, kMB, std::nullopt), 80),
               HasSubstr("100%"));
 }
 
@@ -104,8 +104,6 @@ TEST(EtaTextTest, Formats) {
 
 TEST(PhaseLabelTest, NamesPhaseAndLayer) {
   quilt::v1::ImportProgress progress;
-  progress.set_phase(quilt::v1::IMPORT_PHASE_HASHING);
-  EXPECT_EQ(PhaseLabel(progress), "hashing");
   progress.set_phase(quilt::v1::IMPORT_PHASE_READING_ARCHIVE);
   EXPECT_EQ(PhaseLabel(progress), "reading archive");
   progress.set_phase(quilt::v1::IMPORT_PHASE_SYNCING);

@@ -111,7 +111,7 @@ def imports(ctx, size_bytes, trials):
             "reference row: fresh directory, no sync",
             reference=peer)
         add(rows, f"quilt Import, {fmt}", common.Sample(rates[f"quilt Import, {fmt}"], "MB/s"),
-            "gRPC Import: hash, unpack, syncfs, publish", reference=peer)
+            "gRPC Import: unpack and hash in one read, syncfs, publish", reference=peer)
         add(rows, f"bsdtar -xf + sync, {fmt}",
             common.Sample(rates[f"bsdtar -xf + sync, {fmt}"], "MB/s"),
             "fresh directory, then sync: as durable as the import", reference=peer)
@@ -119,5 +119,10 @@ def imports(ctx, size_bytes, trials):
         peer = common.Sample(rates[f"bsdtar -xf, {fmt}"], "MB/s").median
         ctx.results.target(f"import >= bsdtar ({fmt})",
                            f"{quilt:.0f} vs {peer:.0f} MB/s ({quilt / peer:.3f}x)", quilt >= peer)
+        durable = common.Sample(rates[f"bsdtar -xf + sync, {fmt}"], "MB/s").median
+        ctx.results.target(f"import >= bsdtar + sync, as durable ({fmt})",
+                           f"{quilt:.0f} vs {durable:.0f} MB/s ({quilt / durable:.3f}x)",
+                           quilt >= durable)
     add(rows, "quilt Import of the same bytes again", common.Sample(reimport_ms, "ms"),
-        "replies unpacked=false; wall time of the whole call", comparable=False)
+        "the same unchanged file: replies unpacked=false, reads nothing; wall time of the call",
+        comparable=False)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/fs.h"
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
@@ -23,6 +24,7 @@
 #include "quiltd/copy/path_in_root.h"
 #include "quiltd/copy/tar_extractor.h"
 #include "quiltd/copy/tar_writer.h"
+#include "quiltd/copy/writeback.h"
 
 namespace quilt {
 namespace {
@@ -244,6 +246,54 @@ TEST_F(TarCopyTest, HostileEntriesAreRefused) {
   EXPECT_TRUE(absl::IsInvalidArgument(
       CopyIn("/etc", "f", {{"f", AE_IFREG, "ok"}, {"g", AE_IFREG, "outside"}}).status()));
   ExpectHostUntouched();
+}
+
+// The writer keeps the last parent directory open: entries that leave a directory and come
+// back, directories listed after their files and files listed twice still land in place.
+TEST_F(TarCopyTest, EntriesInAnyOrderLandInPlace) {
+  ASSERT_TRUE(CopyIn("/etc", "",
+                     {{"a/x", AE_IFREG, "ax"},
+                      {"b/c/y", AE_IFREG, "bcy"},
+                      {"a/z", AE_IFREG, "az"},
+                      {"b/c", AE_IFDIR, ""},
+                      {"a/x", AE_IFREG, "ax again"},
+                      {"top", AE_IFREG, "top"},
+                      {"b/c/w", AE_IFREG, "bcw"}})
+                  .ok());
+  EXPECT_EQ(Slurp(root_ + "/etc/a/x"), "ax again");
+  EXPECT_EQ(Slurp(root_ + "/etc/a/z"), "az");
+  EXPECT_EQ(Slurp(root_ + "/etc/b/c/y"), "bcy");
+  EXPECT_EQ(Slurp(root_ + "/etc/b/c/w"), "bcw");
+  EXPECT_EQ(Slurp(root_ + "/etc/top"), "top");
+  struct stat st;
+  ASSERT_EQ(::stat((root_ + "/etc/b/c").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u) << "the listed directory's mode, applied at the end";
+}
+
+// A directory the writer holds open cannot be swapped for a symlink by a later entry.
+TEST_F(TarCopyTest, OpenDirectoryIsNotReplacedByALink) {
+  absl::StatusOr<std::string> result =
+      CopyIn("/etc", "", {{"d/f", AE_IFREG, "x"}, {"d", AE_IFLNK, host_}, {"d/g", AE_IFREG, "y"}});
+  EXPECT_TRUE(absl::IsInvalidArgument(result.status())) << result.status();
+  EXPECT_THAT(result.status().message(), HasSubstr("cannot overwrite a directory"));
+  ExpectHostUntouched();
+}
+
+// Files handed to the disk early are written whole; the queue's descriptors are all closed.
+TEST_F(TarCopyTest, WritebackKeepsDataAndClosesEverything) {
+  const size_t fds_before = Names("/proc/self/fd").size();
+  {
+    Writeback writeback;
+    for (int i = 0; i < 600; ++i) {
+      const std::string path = absl::StrCat(root_, "/etc/f", i);
+      Write(path, absl::StrCat("data ", i));
+      writeback.Start(UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)));
+    }
+  }
+  EXPECT_EQ(Names("/proc/self/fd").size(), fds_before);
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(Slurp(absl::StrCat(root_, "/etc/f", i)), absl::StrCat("data ", i));
+  }
 }
 
 }  // namespace

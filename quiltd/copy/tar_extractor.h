@@ -1,12 +1,5 @@
-// Extracts a tar stream into a directory of a container without ever leaving it.
-//
-// libarchive's own disk writer cannot be used here: it takes paths relative to the process's
-// working directory (chdir is process-wide in multithreaded quiltd) and has no dirfd API.
-// So libarchive only reads the archive, and every entry is created with *at(2) calls on a
-// parent directory opened below the destination by openat2(RESOLVE_BENEATH |
-// RESOLVE_NO_SYMLINKS): the checks of ARCHIVE_EXTRACT_SECURE_NODOTDOT / _SECURE_SYMLINKS /
-// _SECURE_NOABSOLUTEPATHS, made by the kernel at the moment of the write, so a container
-// process swapping a directory for a symlink meanwhile gains nothing.
+// Extracts a tar stream into a directory of a container without ever leaving it: libarchive
+// reads the archive, TreeWriter (tree_writer.h) creates the entries through directory fds.
 #pragma once
 
 #include <cstdint>

@@ -42,15 +42,13 @@ struct ExtractResult {
   int64_t declared_bytes = 0;  // sum of every entry's declared size, checked against the limit
 };
 
-// 64 lowercase hex digits of the SHA-256 of the file's bytes. NOT_FOUND when it is missing.
-// With a `meter`, every byte read is counted on it; CANCELLED once the meter is cancelled.
-absl::StatusOr<std::string> Sha256OfFile(const std::string& path, ProgressMeter* meter = nullptr);
-
 // Extracts the tar archive at `archive_path` (plain or gzip/xz/lzma/zstd/bzip2 compressed,
 // detected from content) into `dest_dir`, an existing directory given as an absolute path
 // without symlinks, and hashes every byte of the file in the same read. The file is read,
-// hashed and decompressed on a thread of its own (inflater.h). Never uses the process's
-// working directory.
+// hashed and decompressed on a thread of its own (inflater.h); entries are written through
+// directory fds without following any symlink (quiltd/copy/tree_writer.h). With
+// `start_writeback`, for a caller that syncs the tree next, files go to the disk as they are
+// written (quiltd/copy/writeback.h).
 // Every entry is checked before anything is written for it: absolute paths, ".."
 // components, hard links whose target is absolute or holds "..", char and block devices fail
 // with INVALID_ARGUMENT "entry \"<name>\": <why>"; so does writing through a symlink (a
@@ -70,6 +68,7 @@ absl::StatusOr<ExtractResult> ExtractArchive(const std::string& archive_path,
                                              const std::string& dest_dir,
                                              const ExtractLimits& limits = {},
                                              EntryFormat format = EntryFormat::kPlainTree,
-                                             ProgressMeter* meter = nullptr);
+                                             ProgressMeter* meter = nullptr,
+                                             bool start_writeback = false);
 
 }  // namespace quilt

@@ -164,23 +164,31 @@ absl::Status CheckNotCancelled(const ProgressMeter& meter) {
   return absl::OkStatus();
 }
 
-// Extracts `path` into <tmp_dir>/rootfs and writes the record beside it, durably.
+// Extracts `path` into <tmp_dir>/rootfs and writes the record beside it (not synced yet).
 absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& tmp_dir,
                                    const std::string& name, const ExtractLimits& limits,
                                    ProgressMeter& meter) {
   const std::string rootfs = absl::StrCat(tmp_dir, "/rootfs");
   if (::mkdir(rootfs.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", rootfs));
   QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted,
-                         ExtractArchive(path, rootfs, limits, EntryFormat::kPlainTree, &meter));
+                         ExtractArchive(path, rootfs, limits, EntryFormat::kPlainTree, &meter,
+                                        /*start_writeback=*/true));
   ImageRecord record;
   record.digest = absl::StrCat(kDigestPrefix, extracted.sha256_hex);
   if (!name.empty()) record.names.push_back(name);
   record.size_bytes = extracted.size_bytes;
   record.created_at_ns = absl::GetCurrentTimeNanos();
   QUILT_RETURN_IF_ERROR(WriteRecord(tmp_dir, record));
-  meter.SetPhase(ImportPhase::kSyncing);
-  QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
   return record;
+}
+
+// What tells a file that has not changed since it was last looked at, or nullopt when it
+// cannot be told.
+std::optional<FileIdentity> IdentityOf(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileIdentity{st.st_dev, st.st_ino, st.st_size, absl::TimeFromTimespec(st.st_mtim),
+                      absl::TimeFromTimespec(st.st_ctim)};
 }
 
 // True when `path` is an uncompressed tar with "oci-layout" or "manifest.json" at its top: an
@@ -395,7 +403,8 @@ absl::StatusOr<int64_t> ImageStore::EnsureLayer(int layout_fd, const LayerBlob& 
   // The blob is read through its descriptor: the path was resolved once, beneath the layout.
   const ProgressReading at = meter.reading();
   absl::StatusOr<ExtractResult> extracted = ExtractArchive(
-      absl::StrCat("/proc/self/fd/", fd->get()), diff, limits_, EntryFormat::kOciLayer, &meter);
+      absl::StrCat("/proc/self/fd/", fd->get()), diff, limits_, EntryFormat::kOciLayer, &meter,
+      /*start_writeback=*/true);
   if (!extracted.ok()) return Annotate(extracted.status(), context);
   if (extracted->sha256_hex != blob.sha256_hex) {
     return absl::InvalidArgumentError(
@@ -439,17 +448,14 @@ absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
                                                        const std::string& name,
                                                        ProgressMeter& meter) {
   const std::string context = absl::StrCat("import ", path);
-  const int64_t file_bytes = FileBytes(path);
-  // Hashing first (about 2 GB/s) keeps a repeated import from unpacking anything.
-  meter.StartPass(ImportPhase::kHashing, file_bytes);
-  absl::StatusOr<std::string> hex = Sha256OfFile(path, &meter);
-  if (!hex.ok()) return Annotate(hex.status(), context);
-  {
-    absl::MutexLock lock(&mu_);
-    absl::StatusOr<std::optional<ImageRecord>> existing =
-        NameExisting(absl::StrCat(kDigestPrefix, *hex), name);
-    if (!existing.ok()) return Annotate(existing.status(), context);
-    if (existing->has_value()) return ImportResult{**std::move(existing), false};
+  // O_NONBLOCK: opening a FIFO must not hang; the extraction refuses anything but a file.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return Annotate(ErrnoStatus("open archive"), context);
+  const std::optional<FileIdentity> identity = IdentityOf(fd.get());
+  if (absl::StatusOr<std::optional<ImageRecord>> known = NameImportedFile(identity, name);
+      !known.ok() || known->has_value()) {
+    if (!known.ok()) return Annotate(known.status(), context);
+    return ImportResult{**std::move(known), false};
   }
   absl::StatusOr<std::string> tmp = MakeTempDir(images_dir_);
   if (!tmp.ok()) return Annotate(tmp.status(), context);
@@ -457,18 +463,54 @@ absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
   // Runs on every path but a published import, after the lock is released (deleting a
   // large tree is slow).
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
-  // Extraction runs without the lock: imports of different files proceed in parallel.
-  meter.StartPass(ImportPhase::kUnpacking, file_bytes);
-  absl::StatusOr<ImageRecord> record = Unpack(path, tmp_dir, name, limits_, meter);
+  // Extraction runs without the lock: imports of different files proceed in parallel. The
+  // digest comes with it: a store that has the same bytes from another file gets its name,
+  // and this unpack is dropped.
+  meter.StartPass(ImportPhase::kUnpacking, FileBytes(path));
+  absl::StatusOr<ImageRecord> record =
+      Unpack(absl::StrCat("/proc/self/fd/", fd.get()), tmp_dir, name, limits_, meter);
   if (!record.ok()) return Annotate(record.status(), context);
-  if (absl::Status live = CheckNotCancelled(meter); !live.ok()) return Annotate(live, context);
   bool unpacked = false;
-  absl::StatusOr<ImageRecord> committed = Commit(tmp_dir, *record, name, &unpacked);
+  absl::StatusOr<ImageRecord> committed = SyncAndCommit(tmp_dir, *record, name, meter, &unpacked);
   if (!committed.ok()) return Annotate(committed.status(), context);
   if (unpacked) std::move(remove_tmp).Cancel();
+  // Read again after the unpack: a file written meanwhile is not known by what was unpacked.
+  if (identity.has_value() && identity == IdentityOf(fd.get())) {
+    absl::MutexLock lock(&mu_);
+    if (imported_files_.size() >= kMaxImportedFiles) imported_files_.clear();
+    imported_files_[*identity] = committed->digest;
+  }
   QUILT_LOG(INFO) << "imported " << path << " as " << committed->digest
                   << (unpacked ? "" : " (already present)");
   return ImportResult{*std::move(committed), unpacked};
+}
+
+absl::StatusOr<std::optional<ImageRecord>> ImageStore::NameImportedFile(
+    const std::optional<FileIdentity>& identity, const std::string& name) {
+  if (!identity.has_value()) return std::optional<ImageRecord>();
+  absl::MutexLock lock(&mu_);
+  const auto it = imported_files_.find(*identity);
+  if (it == imported_files_.end()) return std::optional<ImageRecord>();
+  // An image removed since has to be unpacked again.
+  return NameExisting(it->second, name);
+}
+
+absl::StatusOr<ImageRecord> ImageStore::SyncAndCommit(const std::string& tmp_dir,
+                                                      const ImageRecord& record,
+                                                      const std::string& name, ProgressMeter& meter,
+                                                      bool* unpacked) {
+  {
+    absl::MutexLock lock(&mu_);
+    QUILT_ASSIGN_OR_RETURN(std::optional<ImageRecord> existing, NameExisting(record.digest, name));
+    if (existing.has_value()) {
+      *unpacked = false;
+      return *std::move(existing);
+    }
+  }
+  meter.SetPhase(ImportPhase::kSyncing);
+  QUILT_RETURN_IF_ERROR(SyncFilesystem(tmp_dir));
+  QUILT_RETURN_IF_ERROR(CheckNotCancelled(meter));
+  return Commit(tmp_dir, record, name, unpacked);
 }
 
 absl::StatusOr<ImageRecord> ImageStore::Commit(const std::string& tmp_dir,

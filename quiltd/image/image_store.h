@@ -15,6 +15,8 @@
 // directory and renames it into place only after extraction and the record are written.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,8 +24,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "quiltd/image/archive_extractor.h"
 #include "quiltd/image/oci_image.h"
 #include "quiltd/image/progress_meter.h"
@@ -41,6 +45,22 @@ struct ImageRecord {
   std::vector<std::string> layers;
   // Defaults for its containers (empty for a rootfs tarball).
   ImageConfig config;
+};
+
+// A file as fstat(2) sees it: a regular file with the same identity has not been written
+// since (writes change the ctime).
+struct FileIdentity {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  absl::Time mtime;
+  absl::Time ctime;
+
+  bool operator==(const FileIdentity&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const FileIdentity& f) {
+    return H::combine(std::move(h), f.dev, f.ino, f.size, f.mtime, f.ctime);
+  }
 };
 
 struct ImportResult {
@@ -65,7 +85,8 @@ class ImageStore {
   // path, "..", a link escaping the rootfs, a device node), RESOURCE_EXHAUSTED when the disk
   // is full or the archive is above a limit. On failure the store is unchanged.
   // With a `meter`, the import reports its passes and phases on it (see progress_meter.h):
-  // a rootfs tarball is hashed, then unpacked and synced; an image archive is unpacked into
+  // a rootfs tarball is unpacked (and hashed in the same read) and synced, unless the same
+  // unchanged file was imported before (then nothing is read); an image archive is unpacked into
   // a temporary directory first; an image's layers are unpacked and synced one by one, in
   // one pass over all their blobs. A meter cancelled before the image is published fails the
   // import with CANCELLED, leaving the store unchanged.
@@ -92,7 +113,17 @@ class ImageStore {
   absl::Status LoadRecords();
 
   absl::StatusOr<ImportResult> ImportTarball(const std::string& path, const std::string& name,
-                                             ProgressMeter& meter);
+                                             ProgressMeter& meter) ABSL_LOCKS_EXCLUDED(mu_);
+  // The image a tarball with `identity` was imported as, if it is still in the store, given
+  // `name` (when not empty).
+  absl::StatusOr<std::optional<ImageRecord>> NameImportedFile(
+      const std::optional<FileIdentity>& identity, const std::string& name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Publishes the unpacked rootfs in `tmp_dir` as Commit does, syncing it first, unless the
+  // store already holds its digest (then `tmp_dir` is left alone).
+  absl::StatusOr<ImageRecord> SyncAndCommit(const std::string& tmp_dir, const ImageRecord& record,
+                                            const std::string& name, ProgressMeter& meter,
+                                            bool* unpacked) ABSL_LOCKS_EXCLUDED(mu_);
   // Imports the image of the layout directory `layout_dir` (see oci_image.h).
   absl::StatusOr<ImportResult> ImportLayout(const std::string& layout_dir, const std::string& name,
                                             const std::string& tag, ProgressMeter& meter)
@@ -134,6 +165,10 @@ class ImageStore {
   absl::Mutex layers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::vector<ImageRecord> images_ ABSL_GUARDED_BY(mu_);
+  // Rootfs tarballs imported since start-up, by identity, and the digest each had: importing
+  // the same unchanged file again reads nothing. Cleared when it reaches kMaxImportedFiles.
+  static constexpr size_t kMaxImportedFiles = 4096;
+  absl::flat_hash_map<FileIdentity, std::string> imported_files_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace quilt

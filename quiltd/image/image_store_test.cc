@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -98,6 +99,42 @@ TEST_F(ImageStoreTest, SameBytesTwiceUnpacksOnce) {
   EXPECT_THAT(again->image.names, ElementsAre("one", "two"));
   EXPECT_EQ(ImageEntries().size(), 1u);
   EXPECT_EQ(store_->List().size(), 1u);
+}
+
+TEST_F(ImageStoreTest, SameBytesFromAnotherFileAreKeptOnce) {
+  const std::string archive = MakeArchive("a.tar", "same", Compression::kNone);
+  ASSERT_TRUE(store_->Import(archive, "one").ok());
+  const std::string copy = scratch_.Sub("copy.tar");
+  ASSERT_TRUE(std::filesystem::copy_file(archive, copy));
+  absl::StatusOr<ImportResult> again = store_->Import(copy, "two");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->unpacked);
+  EXPECT_THAT(again->image.names, ElementsAre("one", "two"));
+  // The second unpack, found to be the same image, is gone.
+  EXPECT_EQ(ImageEntries().size(), 1u);
+}
+
+TEST_F(ImageStoreTest, FileRewrittenSinceItsImportIsReadAgain) {
+  const std::string archive = MakeArchive("a.tar", "v1", Compression::kNone);
+  absl::StatusOr<ImportResult> first = store_->Import(archive, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(MakeArchive("a.tar", "v2", Compression::kNone), archive);
+  absl::StatusOr<ImportResult> second = store_->Import(archive, "");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->unpacked);
+  EXPECT_NE(second->image.digest, first->image.digest);
+  EXPECT_EQ(second->image.digest, "sha256:" + *Sha256File(archive));
+}
+
+TEST_F(ImageStoreTest, FileImportedAgainAfterItsImageWasRemovedIsUnpacked) {
+  const std::string archive = MakeArchive("a.tar", "v1", Compression::kNone);
+  absl::StatusOr<ImportResult> first = store_->Import(archive, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(store_->Remove(first->image.digest).ok());
+  absl::StatusOr<ImportResult> again = store_->Import(archive, "");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->unpacked);
+  EXPECT_EQ(*ReadFile(ImagesDir() + "/" + again->image.digest.substr(7) + "/rootfs/bin/app"), "v1");
 }
 
 TEST_F(ImageStoreTest, NameMovesToTheNewImage) {

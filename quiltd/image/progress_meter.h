@@ -13,8 +13,6 @@
 namespace quilt {
 
 enum class ImportPhase {
-  // Hashing a rootfs tarball, to find out whether the store already holds it.
-  kHashing,
   // Unpacking an oci-archive or `docker save` archive into a temporary directory.
   kReadingArchive,
   // Unpacking a rootfs tarball, or the layers of an image.
@@ -23,10 +21,10 @@ enum class ImportPhase {
   kSyncing,
 };
 
-// A pass reads one input once: the tarball (hashing, then unpacking it again), the image
-// archive, or all the layer blobs of an image one after the other.
+// A pass reads one input once: the tarball, the image archive, or all the layer blobs of an
+// image one after the other.
 struct ProgressReading {
-  ImportPhase phase = ImportPhase::kHashing;
+  ImportPhase phase = ImportPhase::kUnpacking;
   // While a layer is unpacked or synced: which one (1 is the bottom one) of how many the
   // image has; 0 and 0 otherwise.
   int layer = 0;

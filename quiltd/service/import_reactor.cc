@@ -12,8 +12,6 @@ namespace {
 
 v1::ImportPhase PhaseToProto(ImportPhase phase) {
   switch (phase) {
-    case ImportPhase::kHashing:
-      return v1::IMPORT_PHASE_HASHING;
     case ImportPhase::kReadingArchive:
       return v1::IMPORT_PHASE_READING_ARCHIVE;
     case ImportPhase::kUnpacking:
