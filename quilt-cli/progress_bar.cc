@@ -138,9 +138,6 @@ std::string RenderProgressLine(const ProgressView& view, int width) {
 std::string PhaseLabel(const quilt::v1::ImportProgress& progress) {
   std::string label;
   switch (progress.phase()) {
-    case quilt::v1::IMPORT_PHASE_READING_ARCHIVE:
-      label = "reading archive";
-      break;
     case quilt::v1::IMPORT_PHASE_UNPACKING:
       label = "unpacking";
       break;

@@ -104,8 +104,6 @@ TEST(EtaTextTest, Formats) {
 
 TEST(PhaseLabelTest, NamesPhaseAndLayer) {
   quilt::v1::ImportProgress progress;
-  progress.set_phase(quilt::v1::IMPORT_PHASE_READING_ARCHIVE);
-  EXPECT_EQ(PhaseLabel(progress), "reading archive");
   progress.set_phase(quilt::v1::IMPORT_PHASE_SYNCING);
   progress.set_layer(3);
   progress.set_layer_count(4);

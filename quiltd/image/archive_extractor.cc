@@ -174,6 +174,14 @@ absl::StatusOr<bool> ApplyWhiteout(TreeWriter& writer, absl::string_view name,
   return true;
 }
 
+bool IsImageMarker(struct archive_entry* entry) {
+  const char* raw = archive_entry_pathname(entry);
+  absl::string_view name = raw == nullptr ? "" : raw;
+  if (absl::StartsWith(name, "./")) name.remove_prefix(2);
+  return archive_entry_filetype(entry) == AE_IFREG && archive_entry_hardlink(entry) == nullptr &&
+         (name == "oci-layout" || name == "manifest.json");
+}
+
 // What the inflated stream may hold once the entries read so far are counted: their
 // declared sizes, and per entry and in all what a tar stream holds beyond them.
 int64_t AllowedInflation(const ExtractResult& result) {
@@ -201,6 +209,7 @@ absl::Status ExtractEntries(struct archive* reader, TreeWriter& writer, Inflater
     }
     DropSetIds(entry);
     QUILT_RETURN_IF_ERROR(writer.Write(reader, entry));
+    result.image_archive |= IsImageMarker(entry);
   }
 }
 

@@ -40,6 +40,9 @@ struct ExtractResult {
   int64_t size_bytes = 0;  // sum of the sizes of regular files (hard links not counted)
   int64_t entries = 0;
   int64_t declared_bytes = 0;  // sum of every entry's declared size, checked against the limit
+  // A regular file "oci-layout" or "manifest.json" at the top: the archive is an image
+  // (oci-archive, docker save), not a rootfs.
+  bool image_archive = false;
 };
 
 // Extracts the tar archive at `archive_path` (plain or gzip/xz/lzma/zstd/bzip2 compressed,

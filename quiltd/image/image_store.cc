@@ -164,22 +164,32 @@ absl::Status CheckNotCancelled(const ProgressMeter& meter) {
   return absl::OkStatus();
 }
 
-// Extracts `path` into <tmp_dir>/rootfs and writes the record beside it (not synced yet).
-absl::StatusOr<ImageRecord> Unpack(const std::string& path, const std::string& tmp_dir,
-                                   const std::string& name, const ExtractLimits& limits,
-                                   ProgressMeter& meter) {
+// A file unpacked into <tmp_dir>/rootfs.
+struct Unpacked {
+  // The tree holds an OCI layout or a docker save tree (see ExtractResult).
+  bool image_archive = false;
+  // As a rootfs tarball's image; its record is written beside the tree (not synced yet).
+  ImageRecord record;
+};
+
+absl::StatusOr<Unpacked> Unpack(const std::string& path, const std::string& tmp_dir,
+                                const std::string& name, const ExtractLimits& limits,
+                                ProgressMeter& meter) {
   const std::string rootfs = absl::StrCat(tmp_dir, "/rootfs");
   if (::mkdir(rootfs.c_str(), 0755) != 0) return ErrnoStatus(absl::StrCat("create ", rootfs));
   QUILT_ASSIGN_OR_RETURN(const ExtractResult extracted,
                          ExtractArchive(path, rootfs, limits, EntryFormat::kPlainTree, &meter,
                                         /*start_writeback=*/true));
-  ImageRecord record;
+  Unpacked unpacked;
+  unpacked.image_archive = extracted.image_archive;
+  if (unpacked.image_archive) return unpacked;
+  ImageRecord& record = unpacked.record;
   record.digest = absl::StrCat(kDigestPrefix, extracted.sha256_hex);
   if (!name.empty()) record.names.push_back(name);
   record.size_bytes = extracted.size_bytes;
   record.created_at_ns = absl::GetCurrentTimeNanos();
   QUILT_RETURN_IF_ERROR(WriteRecord(tmp_dir, record));
-  return record;
+  return unpacked;
 }
 
 // What tells a file that has not changed since it was last looked at, or nullopt when it
@@ -189,25 +199,6 @@ std::optional<FileIdentity> IdentityOf(int fd) {
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   return FileIdentity{st.st_dev, st.st_ino, st.st_size, absl::TimeFromTimespec(st.st_mtim),
                       absl::TimeFromTimespec(st.st_ctim)};
-}
-
-// True when `path` is an uncompressed tar with "oci-layout" or "manifest.json" at its top: an
-// oci-archive or a `docker save` archive rather than a rootfs. Reads only the headers (the
-// data of other entries is skipped by seeking).
-bool IsImageArchive(const std::string& path) {
-  std::unique_ptr<struct archive, int (*)(struct archive*)> reader(archive_read_new(),
-                                                                   archive_read_free);
-  if (reader == nullptr) return false;
-  archive_read_support_format_tar(reader.get());
-  archive_read_support_format_gnutar(reader.get());
-  if (archive_read_open_filename(reader.get(), path.c_str(), 64 << 10) != ARCHIVE_OK) return false;
-  struct archive_entry* entry = nullptr;
-  while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
-    absl::string_view name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
-    if (absl::StartsWith(name, "./")) name.remove_prefix(2);
-    if (name == "oci-layout" || name == "manifest.json") return true;
-  }
-  return false;
 }
 
 std::string LayerDir(const std::string& layers_dir, const std::string& hex) {
@@ -308,32 +299,7 @@ absl::StatusOr<ImportResult> ImageStore::Import(const std::string& path, const s
     if (!imported.ok()) return Annotate(imported.status(), context);
     return imported;
   }
-  if (IsImageArchive(path)) {
-    absl::StatusOr<ImportResult> imported = ImportImageArchive(path, name, tag, progress);
-    if (!imported.ok()) return Annotate(imported.status(), context);
-    return imported;
-  }
-  if (!tag.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(context,
-                     ": a tag picks an image of an OCI or docker archive; this is a "
-                     "rootfs tarball"));
-  }
-  return ImportTarball(path, name, progress);
-}
-
-absl::StatusOr<ImportResult> ImageStore::ImportImageArchive(const std::string& path,
-                                                            const std::string& name,
-                                                            const std::string& tag,
-                                                            ProgressMeter& meter) {
-  QUILT_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir(images_dir_));
-  absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
-  // The archive goes through the same checks as a rootfs; its blobs are then read from the
-  // unpacked tree without following any link out of it.
-  meter.StartPass(ImportPhase::kReadingArchive, FileBytes(path));
-  QUILT_RETURN_IF_ERROR(
-      ExtractArchive(path, tmp_dir, limits_, EntryFormat::kPlainTree, &meter).status());
-  return ImportLayout(tmp_dir, name, tag, meter);
+  return ImportFile(path, name, tag, progress);
 }
 
 absl::StatusOr<ImportResult> ImageStore::ImportLayout(const std::string& layout_dir,
@@ -444,14 +410,16 @@ void ImageStore::CollectLayers() {
   }
 }
 
-absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
-                                                       const std::string& name,
-                                                       ProgressMeter& meter) {
+absl::StatusOr<ImportResult> ImageStore::ImportFile(const std::string& path,
+                                                    const std::string& name, const std::string& tag,
+                                                    ProgressMeter& meter) {
   const std::string context = absl::StrCat("import ", path);
   // O_NONBLOCK: opening a FIFO must not hang; the extraction refuses anything but a file.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return Annotate(ErrnoStatus("open archive"), context);
-  const std::optional<FileIdentity> identity = IdentityOf(fd.get());
+  // Only rootfs tarballs are remembered; a tag names an image of an archive.
+  const std::optional<FileIdentity> identity =
+      tag.empty() ? IdentityOf(fd.get()) : std::optional<FileIdentity>();
   if (absl::StatusOr<std::optional<ImageRecord>> known = NameImportedFile(identity, name);
       !known.ok() || known->has_value()) {
     if (!known.ok()) return Annotate(known.status(), context);
@@ -463,15 +431,30 @@ absl::StatusOr<ImportResult> ImageStore::ImportTarball(const std::string& path,
   // Runs on every path but a published import, after the lock is released (deleting a
   // large tree is slow).
   absl::Cleanup remove_tmp = [&tmp_dir] { RemoveTreeOrWarn(tmp_dir); };
-  // Extraction runs without the lock: imports of different files proceed in parallel. The
-  // digest comes with it: a store that has the same bytes from another file gets its name,
-  // and this unpack is dropped.
+  // Extraction runs without the lock: imports of different files proceed in parallel. What
+  // the file is comes out of the same read: an image archive holds an OCI layout or a
+  // docker save tree, whose image is then imported from the unpacked tree. The digest comes
+  // with it too: a store that has the same bytes from another file gets the name, and this
+  // unpack is dropped.
   meter.StartPass(ImportPhase::kUnpacking, FileBytes(path));
-  absl::StatusOr<ImageRecord> record =
+  absl::StatusOr<Unpacked> unpacked_file =
       Unpack(absl::StrCat("/proc/self/fd/", fd.get()), tmp_dir, name, limits_, meter);
-  if (!record.ok()) return Annotate(record.status(), context);
+  if (!unpacked_file.ok()) return Annotate(unpacked_file.status(), context);
+  if (unpacked_file->image_archive) {
+    absl::StatusOr<ImportResult> imported =
+        ImportLayout(absl::StrCat(tmp_dir, "/rootfs"), name, tag, meter);
+    if (!imported.ok()) return Annotate(imported.status(), context);
+    return imported;
+  }
+  if (!tag.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context,
+                     ": a tag picks an image of an OCI or docker archive; this is a "
+                     "rootfs tarball"));
+  }
+  const ImageRecord& record = unpacked_file->record;
   bool unpacked = false;
-  absl::StatusOr<ImageRecord> committed = SyncAndCommit(tmp_dir, *record, name, meter, &unpacked);
+  absl::StatusOr<ImageRecord> committed = SyncAndCommit(tmp_dir, record, name, meter, &unpacked);
   if (!committed.ok()) return Annotate(committed.status(), context);
   if (unpacked) std::move(remove_tmp).Cancel();
   // Read again after the unpack: a file written meanwhile is not known by what was unpacked.

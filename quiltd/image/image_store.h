@@ -75,9 +75,9 @@ class ImageStore {
   static absl::StatusOr<std::unique_ptr<ImageStore>> Open(const std::string& state_dir,
                                                           const ExtractLimits& limits = {});
 
-  // Imports what `path` holds: an OCI image layout or docker-save directory, the same in an
-  // uncompressed tar (oci-archive, `docker save` output), or else a rootfs tarball (tar,
-  // gzip, xz, zstd, bzip2: detected from content). `tag` picks one image of a layout holding
+  // Imports what `path` holds: an OCI image layout or docker-save directory, the same in a
+  // tar (oci-archive, `docker save` output; compressed or not), or else a rootfs tarball
+  // (tar, gzip, xz, zstd, bzip2: detected from content). `tag` picks one image of a layout holding
   // several. `name`, if not empty, is added to the image's names (and taken from any other
   // image). Layers already in the store are not unpacked again.
   // Fails with NOT_FOUND when the file (or tag) is missing, INVALID_ARGUMENT when it is not
@@ -85,11 +85,11 @@ class ImageStore {
   // path, "..", a link escaping the rootfs, a device node), RESOURCE_EXHAUSTED when the disk
   // is full or the archive is above a limit. On failure the store is unchanged.
   // With a `meter`, the import reports its passes and phases on it (see progress_meter.h):
-  // a rootfs tarball is unpacked (and hashed in the same read) and synced, unless the same
-  // unchanged file was imported before (then nothing is read); an image archive is unpacked into
-  // a temporary directory first; an image's layers are unpacked and synced one by one, in
-  // one pass over all their blobs. A meter cancelled before the image is published fails the
-  // import with CANCELLED, leaving the store unchanged.
+  // a file is unpacked (and hashed in the same read), then a rootfs tarball is synced, unless
+  // the same unchanged file was imported before (then nothing is read); an image archive's
+  // tree is the layout its image is then imported from; an image's layers are unpacked and synced
+  // one by one, in one pass over all their blobs. A meter cancelled before the image is published
+  // fails the import with CANCELLED, leaving the store unchanged.
   absl::StatusOr<ImportResult> Import(const std::string& path, const std::string& name,
                                       const std::string& tag = "", ProgressMeter* meter = nullptr);
 
@@ -112,8 +112,11 @@ class ImageStore {
   ImageStore(std::string images_dir, const ExtractLimits& limits);
   absl::Status LoadRecords();
 
-  absl::StatusOr<ImportResult> ImportTarball(const std::string& path, const std::string& name,
-                                             ProgressMeter& meter) ABSL_LOCKS_EXCLUDED(mu_);
+  // Imports a rootfs tarball or an image archive (oci-archive, docker save), told apart by
+  // what it holds, in one read of the file.
+  absl::StatusOr<ImportResult> ImportFile(const std::string& path, const std::string& name,
+                                          const std::string& tag, ProgressMeter& meter)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The image a tarball with `identity` was imported as, if it is still in the store, given
   // `name` (when not empty).
   absl::StatusOr<std::optional<ImageRecord>> NameImportedFile(
@@ -128,9 +131,6 @@ class ImageStore {
   absl::StatusOr<ImportResult> ImportLayout(const std::string& layout_dir, const std::string& name,
                                             const std::string& tag, ProgressMeter& meter)
       ABSL_LOCKS_EXCLUDED(layers_mu_);
-  // Unpacks an image archive (oci-archive, docker save) into a temp dir and imports that.
-  absl::StatusOr<ImportResult> ImportImageArchive(const std::string& path, const std::string& name,
-                                                  const std::string& tag, ProgressMeter& meter);
   // Makes sure layer `blob` of the layout `layout_fd` is unpacked in the store; returns the
   // size of its files. A layer already there counts as `blob_bytes` read on the meter.
   absl::StatusOr<int64_t> EnsureLayer(int layout_fd, const LayerBlob& blob, int64_t blob_bytes,

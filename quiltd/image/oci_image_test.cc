@@ -11,6 +11,7 @@
 namespace quilt {
 namespace {
 
+using ::quilt::testing::Compression;
 using ::quilt::testing::ListNames;
 using ::quilt::testing::ScratchDir;
 using ::quilt::testing::TarDirectory;
@@ -106,6 +107,40 @@ TEST_F(OciImportTest, OciArchiveAndDockerSaveArchiveImport) {
   // No temp directory of either import is left.
   EXPECT_THAT(ListNames(scratch_.Sub("state/images")),
               UnorderedElementsAre("layers", (*oci)[0].id_hex, docker->id_hex));
+}
+
+// `docker save | gzip` and a zstd oci-archive: told apart from a rootfs by what they hold.
+TEST_F(OciImportTest, CompressedArchivesAreImages) {
+  const std::string saved = scratch_.Sub("saved");
+  ASSERT_EQ(::mkdir(saved.c_str(), 0755), 0);
+  auto docker = WriteDockerSave(saved, TwoLayerImage());
+  ASSERT_TRUE(docker.ok()) << docker.status();
+  ASSERT_TRUE(TarDirectory(saved, scratch_.Sub("docker.tar.gz"), Compression::kGzip).ok());
+  auto from_docker = store_->Import(scratch_.Sub("docker.tar.gz"), "d");
+  ASSERT_TRUE(from_docker.ok()) << from_docker.status();
+  EXPECT_EQ(from_docker->image.digest, "sha256:" + docker->id_hex);
+  EXPECT_EQ(from_docker->image.layers, docker->layer_hexes);
+
+  const std::string layout = scratch_.Sub("layout");
+  auto oci = WriteOciLayout(layout, {TwoLayerImage()});
+  ASSERT_TRUE(oci.ok()) << oci.status();
+  ASSERT_TRUE(TarDirectory(layout, scratch_.Sub("oci.tar.zst"), Compression::kZstd).ok());
+  auto from_oci = store_->Import(scratch_.Sub("oci.tar.zst"), "o");
+  ASSERT_TRUE(from_oci.ok()) << from_oci.status();
+  EXPECT_EQ(from_oci->image.digest, "sha256:" + (*oci)[0].id_hex);
+  EXPECT_THAT(ListNames(scratch_.Sub("state/images")),
+              UnorderedElementsAre("layers", (*oci)[0].id_hex, docker->id_hex));
+}
+
+// A tag names an image of an archive: a rootfs tarball has none, and is not imported.
+TEST_F(OciImportTest, TagOnARootfsTarballIsRefused) {
+  const std::string tarball = scratch_.Sub("rootfs.tar");
+  ASSERT_TRUE(testing::WriteTestArchive(tarball, {TestEntry{.path = "f", .data = "x"}}).ok());
+  auto imported = store_->Import(tarball, "", "v1");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_EQ(imported.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(imported.status().message(), HasSubstr("a tag picks an image"));
+  EXPECT_THAT(ListNames(scratch_.Sub("state/images")), UnorderedElementsAre("layers"));
 }
 
 TEST_F(OciImportTest, SharedLayersAreStoredOnceAndRemovedWithTheirLastImage) {

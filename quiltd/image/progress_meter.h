@@ -13,16 +13,15 @@
 namespace quilt {
 
 enum class ImportPhase {
-  // Unpacking an oci-archive or `docker save` archive into a temporary directory.
-  kReadingArchive,
-  // Unpacking a rootfs tarball, or the layers of an image.
+  // Unpacking a file (a rootfs tarball, or an image archive into a temporary directory), or
+  // the layers of an image.
   kUnpacking,
   // Making what was unpacked durable (syncfs) before it is published.
   kSyncing,
 };
 
-// A pass reads one input once: the tarball, the image archive, or all the layer blobs of an
-// image one after the other.
+// A pass reads one input once: the file, or all the layer blobs of an image one after the
+// other.
 struct ProgressReading {
   ImportPhase phase = ImportPhase::kUnpacking;
   // While a layer is unpacked or synced: which one (1 is the bottom one) of how many the

@@ -78,7 +78,7 @@ void ExpectMonotonePasses(const std::vector<Report>& reports) {
 TEST(ProgressMeterTest, ReportsPhasesAndTicks) {
   Recorder recorder;
   ProgressMeter& meter = recorder.meter();
-  meter.StartPass(ImportPhase::kReadingArchive, 100);
+  meter.StartPass(ImportPhase::kUnpacking, 100);
   EXPECT_TRUE(meter.Advance(40));
   EXPECT_TRUE(meter.Advance(60));
   meter.StartPass(ImportPhase::kUnpacking, 100);
@@ -99,7 +99,7 @@ TEST(ProgressMeterTest, ReportsPhasesAndTicks) {
 TEST(ProgressMeterTest, TicksAtMostOncePerIntervalButFlushesAtPassEnd) {
   Recorder recorder(absl::Hours(1));
   ProgressMeter& meter = recorder.meter();
-  meter.StartPass(ImportPhase::kReadingArchive, 1000);
+  meter.StartPass(ImportPhase::kUnpacking, 1000);
   for (int i = 0; i < 10; ++i) meter.Advance(100);
   // The interval has not passed: no tick, but the pass's final count is reported before the
   // next pass starts from 0.

@@ -175,10 +175,11 @@ absl::StatusOr<WrittenImage> WriteDockerSave(const std::string& dir, const TestI
   return written;
 }
 
-absl::Status TarDirectory(const std::string& dir, const std::string& archive) {
+absl::Status TarDirectory(const std::string& dir, const std::string& archive,
+                          Compression compression) {
   std::vector<TestEntry> entries;
   if (absl::Status s = Collect(dir, "", entries); !s.ok()) return s;
-  return WriteTestArchive(archive, entries);
+  return WriteTestArchive(archive, entries, compression);
 }
 
 }  // namespace quilt::testing

@@ -30,8 +30,9 @@ absl::StatusOr<std::vector<WrittenImage>> WriteOciLayout(const std::string& dir,
 // Writes a `docker save` tree of `image` (uncompressed layer tars) into the existing `dir`.
 absl::StatusOr<WrittenImage> WriteDockerSave(const std::string& dir, const TestImage& image);
 
-// Writes an uncompressed tar of every file below `dir` (as oci-archive and docker save
-// archives are) to `archive`.
-absl::Status TarDirectory(const std::string& dir, const std::string& archive);
+// Writes a tar of every file below `dir` (as oci-archive and docker save archives are,
+// uncompressed unless asked) to `archive`.
+absl::Status TarDirectory(const std::string& dir, const std::string& archive,
+                          Compression compression = Compression::kNone);
 
 }  // namespace quilt::testing

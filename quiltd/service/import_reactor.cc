@@ -12,8 +12,6 @@ namespace {
 
 v1::ImportPhase PhaseToProto(ImportPhase phase) {
   switch (phase) {
-    case ImportPhase::kReadingArchive:
-      return v1::IMPORT_PHASE_READING_ARCHIVE;
     case ImportPhase::kUnpacking:
       return v1::IMPORT_PHASE_UNPACKING;
     case ImportPhase::kSyncing:
