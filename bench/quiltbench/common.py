@@ -172,3 +172,27 @@ def progress(text):
 def make_empty_dir(path):
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
+
+
+def io_pressure():
+    """The share of the last 10 s some task waited for I/O (percent), or None when the kernel
+    does not tell (no PSI)."""
+    try:
+        with open("/proc/pressure/io") as f:
+            first = f.readline().split()
+    except OSError:
+        return None
+    return float(dict(field.split("=") for field in first[1:])["avg10"])
+
+
+def wait_for_quiet_disk(limit_s=60, threshold=1.0):
+    """Syncs, then waits (up to limit_s) until the disk has been quiet for about 10 s: deleting
+    gigabytes of logs leaves ext4 discarding blocks for a while, which slows every extraction
+    (bsdtar's measured from 1080 to 300 MB/s right after the logs section)."""
+    os.sync()
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        pressure = io_pressure()
+        if pressure is None or pressure <= threshold:
+            return
+        time.sleep(0.5)

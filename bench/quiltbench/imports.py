@@ -59,6 +59,7 @@ def imports(ctx, size_bytes, trials):
     make_source_tar(base_tar, size_bytes)
     tar_bytes = os.path.getsize(base_tar)
     subprocess.run(["gzip", "-k", "-6", base_tar], check=True)
+    common.wait_for_quiet_disk()
     formats = {"tar": (base_tar, False), "tar.gz": (base_tar + ".gz", True)}
     rates, digests = {}, []
     reimport_ms = []

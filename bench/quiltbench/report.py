@@ -14,10 +14,16 @@ class Results:
         self.sections = []  # (title, reference label or None, higher_is_better, rows)
         self.notes = []
         self.targets = []
+        # Where what is added next goes in the report: benchmarks run in another order than
+        # they are reported in.
+        self.rank = 0
+        self._section_ranks = []
+        self._target_ranks = []
 
     def section(self, title, reference=None, higher_is_better=False):
         rows = []
         self.sections.append((title, reference, higher_is_better, rows))
+        self._section_ranks.append(self.rank)
         return rows
 
     def note(self, text):
@@ -25,6 +31,24 @@ class Results:
 
     def target(self, goal, measured, met):
         self.targets.append((goal, measured, "yes" if met else "**no**"))
+        self._target_ranks.append(self.rank)
+
+    def mark(self):
+        """How much has been added, for rollback."""
+        return len(self.sections), len(self.targets)
+
+    def rollback(self, mark):
+        """Drops what was added since `mark`."""
+        sections, targets = mark
+        del self.sections[sections:], self._section_ranks[sections:]
+        del self.targets[targets:], self._target_ranks[targets:]
+
+    def in_report_order(self):
+        """(sections, targets), each ordered by rank, then as added."""
+        def ordered(items, ranks):
+            return [item for _, _, item in sorted(zip(ranks, range(len(items)), items))]
+        return (ordered(self.sections, self._section_ranks),
+                ordered(self.targets, self._target_ranks))
 
 
 def add(rows, label, sample, detail="", comparable=True, reference=None):
@@ -52,9 +76,9 @@ def _ratio(sample, reference):
     return f"{sample.median / reference.median:.2f}x"
 
 
-def render_sections(results):
+def render_sections(sections):
     out = []
-    for title, reference_label, higher, rows in results.sections:
+    for title, reference_label, higher, rows in sections:
         by_label = {label: s for label, s, _, _ in rows}
         reference = by_label.get(reference_label)
         base = f"ratio to {reference_label}" if reference_label else "ratio to its reference row"
@@ -103,11 +127,12 @@ def render(results, version, command, elapsed_s):
         f"Run {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} in {elapsed_s:.0f} s with:",
         "", "```sh", command, "```", "", *machine_facts(version), ""
     ]
-    if results.targets:
+    sections, targets = results.in_report_order()
+    if targets:
         lines += ["## Targets (issue 7)", "", "| target | measured | met |", "|---|---|---|"]
-        lines += [f"| {_cell(g)} | {_cell(m)} | {ok} |" for g, m, ok in results.targets]
+        lines += [f"| {_cell(g)} | {_cell(m)} | {ok} |" for g, m, ok in targets]
         lines.append("")
-    lines += ["## Measurements", render_sections(results), ""]
+    lines += ["## Measurements", render_sections(sections), ""]
     if results.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in results.notes] + [""]
     return "\n".join(lines)
