@@ -69,9 +69,9 @@ class TreeWriter {
   // non-directory; across types see TreeWriterOptions. Fails with INVALID_ARGUMENT for a
   // path through a symlink or a non-directory, a replacement the options refuse, a device
   // node or a socket, a hard link whose target is not in the tree; with the errno's code
-  // when the disk refuses. The destination itself ("." or "./") may only be a directory, and keeps
-  // its own metadata. A hard link's data, if any, is not read: the link names the file
-  // written before.
+  // when the disk refuses. The destination itself ("." or "./") may only be a directory,
+  // and keeps its own metadata. A hard link's data, if any, is not read: the link names the
+  // file written before.
   absl::Status Write(struct archive* reader, struct archive_entry* entry);
 
   // The directory at `parts` (created 0755 with its missing parents), opened O_PATH; valid

@@ -417,7 +417,7 @@ absl::StatusOr<ImportResult> ImageStore::ImportFile(const std::string& path,
   // O_NONBLOCK: opening a FIFO must not hang; the extraction refuses anything but a file.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return Annotate(ErrnoStatus("open archive"), context);
-  // Only rootfs tarballs are remembered; a tag names an image of an archive.
+  // Files imported without a tag are remembered: with one, the file's image depends on it.
   const std::optional<FileIdentity> identity =
       tag.empty() ? IdentityOf(fd.get()) : std::optional<FileIdentity>();
   if (absl::StatusOr<std::optional<ImageRecord>> known = NameImportedFile(identity, name);
@@ -444,6 +444,7 @@ absl::StatusOr<ImportResult> ImageStore::ImportFile(const std::string& path,
     absl::StatusOr<ImportResult> imported =
         ImportLayout(absl::StrCat(tmp_dir, "/rootfs"), name, tag, meter);
     if (!imported.ok()) return Annotate(imported.status(), context);
+    RememberFile(identity, fd.get(), imported->image.digest);
     return imported;
   }
   if (!tag.empty()) {
@@ -457,15 +458,19 @@ absl::StatusOr<ImportResult> ImageStore::ImportFile(const std::string& path,
   absl::StatusOr<ImageRecord> committed = SyncAndCommit(tmp_dir, record, name, meter, &unpacked);
   if (!committed.ok()) return Annotate(committed.status(), context);
   if (unpacked) std::move(remove_tmp).Cancel();
-  // Read again after the unpack: a file written meanwhile is not known by what was unpacked.
-  if (identity.has_value() && identity == IdentityOf(fd.get())) {
-    absl::MutexLock lock(&mu_);
-    if (imported_files_.size() >= kMaxImportedFiles) imported_files_.clear();
-    imported_files_[*identity] = committed->digest;
-  }
+  RememberFile(identity, fd.get(), committed->digest);
   QUILT_LOG(INFO) << "imported " << path << " as " << committed->digest
                   << (unpacked ? "" : " (already present)");
   return ImportResult{*std::move(committed), unpacked};
+}
+
+void ImageStore::RememberFile(const std::optional<FileIdentity>& identity, int fd,
+                              const std::string& digest) {
+  // Read again after the unpack: a file written meanwhile is not known by what was unpacked.
+  if (!identity.has_value() || identity != IdentityOf(fd)) return;
+  absl::MutexLock lock(&mu_);
+  if (imported_files_.size() >= kMaxImportedFiles) imported_files_.clear();
+  imported_files_[*identity] = digest;
 }
 
 absl::StatusOr<std::optional<ImageRecord>> ImageStore::NameImportedFile(

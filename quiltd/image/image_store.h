@@ -117,7 +117,11 @@ class ImageStore {
   absl::StatusOr<ImportResult> ImportFile(const std::string& path, const std::string& name,
                                           const std::string& tag, ProgressMeter& meter)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // The image a tarball with `identity` was imported as, if it is still in the store, given
+  // Remembers that the file `fd`, which had `identity` before it was read, holds the image
+  // `digest`, unless it changed meanwhile.
+  void RememberFile(const std::optional<FileIdentity>& identity, int fd, const std::string& digest)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The image a file with `identity` was imported as, if it is still in the store, given
   // `name` (when not empty).
   absl::StatusOr<std::optional<ImageRecord>> NameImportedFile(
       const std::optional<FileIdentity>& identity, const std::string& name)
@@ -165,8 +169,8 @@ class ImageStore {
   absl::Mutex layers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::vector<ImageRecord> images_ ABSL_GUARDED_BY(mu_);
-  // Rootfs tarballs imported since start-up, by identity, and the digest each had: importing
-  // the same unchanged file again reads nothing. Cleared when it reaches kMaxImportedFiles.
+  // Files imported (without a tag) since start-up, by identity, and the image each held:
+  // importing the same unchanged file again reads nothing. Cleared at kMaxImportedFiles.
   static constexpr size_t kMaxImportedFiles = 4096;
   absl::flat_hash_map<FileIdentity, std::string> imported_files_ ABSL_GUARDED_BY(mu_);
 };

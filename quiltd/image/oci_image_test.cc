@@ -107,6 +107,16 @@ TEST_F(OciImportTest, OciArchiveAndDockerSaveArchiveImport) {
   // No temp directory of either import is left.
   EXPECT_THAT(ListNames(scratch_.Sub("state/images")),
               UnorderedElementsAre("layers", (*oci)[0].id_hex, docker->id_hex));
+
+  // The same unchanged archive again: known, not read.
+  int reports = 0;
+  ProgressMeter meter([&reports](const ProgressReading&, bool) { ++reports; });
+  auto again = store_->Import(scratch_.Sub("docker.tar"), "d2", "", &meter);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->unpacked);
+  EXPECT_EQ(again->image.digest, from_docker->image.digest);
+  EXPECT_THAT(again->image.names, ElementsAre("d", "d2"));
+  EXPECT_EQ(reports, 0);
 }
 
 // `docker save | gzip` and a zstd oci-archive: told apart from a rootfs by what they hold.
