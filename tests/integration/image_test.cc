@@ -1,5 +1,6 @@
-// Images that Debian's umoci and skopeo really produce (an OCI layout, an oci-archive and a
-// docker-archive of the same two-layer image), imported and run by a real quiltd.
+// Images that Debian's umoci, skopeo and buildah really produce (an OCI layout, an
+// oci-archive and a docker-archive of the same two-layer image; buildah's own archives),
+// imported and run by a real quiltd.
 #include <sys/stat.h>
 
 #include <string>
@@ -125,6 +126,28 @@ TEST_F(ImageTest, ArchivesFromSkopeoImportAndShareLayers) {
   EXPECT_EQ(LayerCount(), 2);
   EXPECT_THAT(Out({"image", "prune", "--all"}), HasSubstr("sha256:"));
   EXPECT_EQ(LayerCount(), 0);
+}
+
+// An image built by buildah (from scratch, vfs storage under the test's dir), pushed as an
+// oci-archive and as a docker-archive that is then gzipped, as `docker save | gzip` makes.
+TEST_F(ImageTest, BuildahImagesAndAGzippedDockerArchiveRun) {
+  const std::string buildah = absl::StrCat("buildah --root ", dir_, "/bh-root --runroot ", dir_,
+                                           "/bh-run --storage-driver vfs");
+  ASSERT_NO_FATAL_FAILURE(Shell(absl::StrCat(
+      "ctr=$(", buildah, " from scratch) && ", buildah, " add $ctr ", QUILT_DEFAULT_ROOTFS,
+      " / && echo built-by-buildah > ", dir_, "/motd && ", buildah, " copy $ctr ", dir_,
+      "/motd /etc/motd && ", buildah, " config --entrypoint '[\"/bin/sh\",\"-c\"]'",
+      " --cmd '[\"cat /etc/motd; echo $FOO; pwd\"]' --env FOO=bar --workingdir /etc $ctr && ",
+      buildah, " commit -q $ctr quilt-test:v1 >/dev/null && ", buildah,
+      " push -q quilt-test:v1 oci-archive:", dir_, "/buildah-oci.tar && ", buildah,
+      " push -q quilt-test:v1 docker-archive:", dir_, "/buildah-docker.tar:quilt/test:v1 && ",
+      "gzip ", dir_, "/buildah-docker.tar")));
+
+  Out({"image", "import", "--name", "oci", dir_ + "/buildah-oci.tar"});
+  EXPECT_EQ(Out({"run", "--rm", "--image", "oci"}), "built-by-buildah\nbar\n/etc\n");
+  Out({"image", "import", "--name", "docker", dir_ + "/buildah-docker.tar.gz"});
+  EXPECT_EQ(Out({"run", "--rm", "--image", "docker"}), "built-by-buildah\nbar\n/etc\n");
+  EXPECT_EQ(Out({"run", "--rm", "--image", "docker", "--", "echo $FOO-again"}), "bar-again\n");
 }
 
 TEST_F(ImageTest, ImageWithoutCommandNeedsOne) {
