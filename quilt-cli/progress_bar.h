@@ -35,8 +35,8 @@ std::string ProgressBytes(int64_t bytes, int64_t scale);
 // "0:07", "12:34", "1:02:03"; "--:--" for a negative or absurd (100 hours or more) duration.
 std::string EtaText(absl::Duration eta);
 
-// The phase of a progress message as the line's label: "hashing", "reading archive",
-// "unpacking", "unpacking layer 2/5", "syncing", "syncing layer 2/5".
+// The phase of a progress message as the line's label: "unpacking",
+// "unpacking layer 2/5", "syncing", "syncing layer 2/5" ("importing" for an unknown one).
 std::string PhaseLabel(const quilt::v1::ImportProgress& progress);
 
 // Bytes per second over the last `window` of samples, restarted by a new pass.
