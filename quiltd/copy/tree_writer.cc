@@ -284,16 +284,31 @@ absl::Status TreeWriter::MakeHardLink(absl::string_view name, const char* target
   const size_t count = target_parts->size() - 1;
   absl::StatusOr<UniqueFd> target_parent = OpenBeneath(
       dest_fd_, count == 0 ? "." : JoinFirst(*target_parts, count), O_PATH | O_DIRECTORY);
-  if (!target_parent.ok()) return EntryErrno(name, "open hard link target's directory");
-  const char* target_leaf = target_parts->back().c_str();
-  if (::linkat(target_parent->get(), target_leaf, parent, leaf.c_str(), 0) != 0) {
-    if (errno != EEXIST) return EntryErrno(name, "create hard link");
+  if (!target_parent.ok()) return LinkError(name, target, -1, "");
+  const std::string& target_leaf = target_parts->back();
+  if (::linkat(target_parent->get(), target_leaf.c_str(), parent, leaf.c_str(), 0) != 0) {
+    if (errno != EEXIST) return LinkError(name, target, target_parent->get(), target_leaf);
     QUILT_RETURN_IF_ERROR(Replace(name, parent, leaf));
-    if (::linkat(target_parent->get(), target_leaf, parent, leaf.c_str(), 0) != 0) {
-      return EntryErrno(name, "create hard link");
+    if (::linkat(target_parent->get(), target_leaf.c_str(), parent, leaf.c_str(), 0) != 0) {
+      return LinkError(name, target, target_parent->get(), target_leaf);
     }
   }
   return absl::OkStatus();
+}
+
+// A failed link: a target the archive did not create before the link, or a directory, is
+// the archive's fault, not the host's (errno is the failure's).
+absl::Status TreeWriter::LinkError(absl::string_view name, absl::string_view target,
+                                   int target_parent, const std::string& target_leaf) const {
+  const std::string quoted = absl::StrCat("hard link target \"", EchoName(target), "\"");
+  if (errno == ENOENT) return EntryError(name, absl::StrCat(quoted, " is not in the tree"));
+  struct stat st;
+  if (errno == EPERM && target_parent >= 0 &&
+      ::fstatat(target_parent, target_leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISDIR(st.st_mode)) {
+    return EntryError(name, absl::StrCat(quoted, " is a directory"));
+  }
+  return EntryErrno(name, "create hard link");
 }
 
 absl::Status TreeWriter::Finish() {

@@ -68,10 +68,10 @@ class TreeWriter {
   // directory merges into an existing directory; a non-directory replaces an existing
   // non-directory; across types see TreeWriterOptions. Fails with INVALID_ARGUMENT for a
   // path through a symlink or a non-directory, a replacement the options refuse, a device
-  // node or a socket, a hard link whose target is not in the tree; with the errno's code
-  // when the disk refuses. The destination itself ("." or "./") may only be a directory,
-  // and keeps its own metadata. A hard link's data, if any, is not read: the link names the
-  // file written before.
+  // node or a socket, a hard link whose target is not in the tree (written before it) or is
+  // a directory; with the errno's code when the disk refuses. The destination itself ("."
+  // or "./") may only be a directory, and keeps its own metadata. A hard link's data, if
+  // any, is not read: the link names the file written before.
   absl::Status Write(struct archive* reader, struct archive_entry* entry);
 
   // The directory at `parts` (created 0755 with its missing parents), opened O_PATH; valid
@@ -112,6 +112,9 @@ class TreeWriter {
                         const std::string& leaf);
   absl::Status MakeHardLink(absl::string_view name, const char* target, int parent,
                             const std::string& leaf);
+  // `target_parent` is -1 when the target's directory could not be opened.
+  absl::Status LinkError(absl::string_view name, absl::string_view target, int target_parent,
+                         const std::string& target_leaf) const;
   absl::Status SetLinkMetadata(absl::string_view name, struct archive_entry* entry, int parent,
                                const std::string& leaf) const;
 

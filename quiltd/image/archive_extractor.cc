@@ -149,10 +149,16 @@ absl::StatusOr<std::vector<std::string>> Place(absl::string_view name) {
   return parts;
 }
 
-// Writes the overlayfs form of a whiteout entry; false when `parts` is not one.
-absl::StatusOr<bool> ApplyWhiteout(TreeWriter& writer, absl::string_view name,
-                                   const std::vector<std::string>& parts) {
-  if (parts.empty() || !absl::StartsWith(parts.back(), kWhiteoutPrefix)) return false;
+// True when the entry's last component names a whiteout.
+bool IsWhiteout(absl::string_view name) {
+  const size_t slash = name.rfind('/');
+  return absl::StartsWith(slash == absl::string_view::npos ? name : name.substr(slash + 1),
+                          kWhiteoutPrefix);
+}
+
+// Writes the overlayfs form of the whiteout entry `name`.
+absl::Status ApplyWhiteout(TreeWriter& writer, absl::string_view name) {
+  QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> parts, Place(name));
   const std::string& base = parts.back();
   const std::vector<std::string> parent(parts.begin(), parts.end() - 1);
   // Opened without following any symlink: a layer could otherwise plant a link and
@@ -163,7 +169,7 @@ absl::StatusOr<bool> ApplyWhiteout(TreeWriter& writer, absl::string_view name,
     if (!opened || ::fsetxattr(opened.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
       return ErrnoStatus(absl::StrCat(EntryContext(name), "mark directory opaque"));
     }
-    return true;
+    return absl::OkStatus();
   }
   const std::string hidden = base.substr(kWhiteoutPrefix.size());
   if (hidden.empty() || hidden == "." || hidden == "..") return EntryError(name, "bad whiteout");
@@ -171,7 +177,7 @@ absl::StatusOr<bool> ApplyWhiteout(TreeWriter& writer, absl::string_view name,
     if (errno == EEXIST) return EntryError(name, "whiteout of a file the same layer holds");
     return ErrnoStatus(absl::StrCat(EntryContext(name), "create whiteout"));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 bool IsImageMarker(struct archive_entry* entry) {
@@ -201,11 +207,10 @@ absl::Status ExtractEntries(struct archive* reader, TreeWriter& writer, Inflater
     QUILT_RETURN_IF_ERROR(CountEntry(entry, limits, result));
     input.Allow(AllowedInflation(result));
     QUILT_RETURN_IF_ERROR(CheckEntry(entry, dest_dir));
-    if (format == EntryFormat::kOciLayer) {
-      QUILT_ASSIGN_OR_RETURN(const std::vector<std::string> parts, Place(name));
+    if (format == EntryFormat::kOciLayer && IsWhiteout(name)) {
       // The whiteout's own (empty) data is skipped by the next archive_read_next_header.
-      QUILT_ASSIGN_OR_RETURN(const bool whiteout, ApplyWhiteout(writer, name, parts));
-      if (whiteout) continue;
+      QUILT_RETURN_IF_ERROR(ApplyWhiteout(writer, name));
+      continue;
     }
     DropSetIds(entry);
     QUILT_RETURN_IF_ERROR(writer.Write(reader, entry));

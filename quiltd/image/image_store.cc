@@ -137,10 +137,10 @@ absl::Status SyncFilesystem(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// The size of the regular file at `path`; 0 (unknown) when it cannot be told.
-int64_t FileBytes(const std::string& path) {
+// The size of the regular file `fd`; 0 (unknown) when it cannot be told.
+int64_t FileBytes(int fd) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
   return st.st_size;
 }
 
@@ -436,7 +436,7 @@ absl::StatusOr<ImportResult> ImageStore::ImportFile(const std::string& path,
   // docker save tree, whose image is then imported from the unpacked tree. The digest comes
   // with it too: a store that has the same bytes from another file gets the name, and this
   // unpack is dropped.
-  meter.StartPass(ImportPhase::kUnpacking, FileBytes(path));
+  meter.StartPass(ImportPhase::kUnpacking, FileBytes(fd.get()));
   absl::StatusOr<Unpacked> unpacked_file =
       Unpack(absl::StrCat("/proc/self/fd/", fd.get()), tmp_dir, name, limits_, meter);
   if (!unpacked_file.ok()) return Annotate(unpacked_file.status(), context);
