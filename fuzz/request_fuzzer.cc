@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/validation.h"
 #include "google/protobuf/stubs/logging.h"
@@ -25,8 +26,8 @@ void Check(const absl::Status& status) {
                    status.message().size() <= 1024 &&
                    quilt::ValidateText("message", status.message(), 1024).ok();
   if (!fit) {
-    std::fprintf(stderr, "unfit refusal (%d, %zu bytes)\n", static_cast<int>(status.code()),
-                 status.message().size());
+    std::fprintf(stderr, "unfit refusal (%d, %zu bytes): %s\n", static_cast<int>(status.code()),
+                 status.message().size(), absl::CHexEscape(status.message()).c_str());
     std::abort();
   }
 }

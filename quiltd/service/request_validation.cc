@@ -27,7 +27,8 @@ constexpr int kMaxMounts = 128;
 constexpr int64_t kMinMemory = 4 * 1024 * 1024;
 constexpr int64_t kMaxStopSeconds = 24 * 3600;
 constexpr int64_t kMaxExecSeconds = 30 * 24 * 3600;
-// Capability names and the seccomp profile are echoed in errors: bounded first.
+// Capability names, the seccomp profile and the userns text are echoed in errors: bounded
+// and checked first.
 constexpr size_t kMaxKeyword = 64;
 // google.protobuf.Timestamp's range: 0001-01-01 to 9999-12-31.
 constexpr int64_t kMinTimestampSeconds = -62135596800;
@@ -124,6 +125,7 @@ absl::Status ValidateSecurity(const v1::ContainerSpec& spec) {
     return Invalid("spec.seccomp",
                    absl::StrCat("want \"default\" or \"unconfined\", got \"", seccomp, "\""));
   }
+  QUILT_RETURN_IF_ERROR(ValidateText("spec.userns", spec.userns(), kMaxKeyword));
   QUILT_RETURN_IF_ERROR(ParseUserns(spec.userns()).status());
   return absl::OkStatus();
 }

@@ -232,6 +232,12 @@ TEST(ValidateRequestTest, EchoedKeywordsAreBoundedFirst) {
   spec.clear_seccomp();
   spec.add_cap_add("\xff\xfe");
   EXPECT_THAT(ValidateSpec(spec).message(), HasSubstr("spec.cap_add[0]: not valid UTF-8"));
+  spec.clear_cap_add();
+  // The fuzzer's find: a userns value holding a NUL byte was echoed into the message.
+  spec.set_userns(std::string("eb\0d:1", 6));
+  EXPECT_THAT(ValidateSpec(spec).message(), HasSubstr("spec.userns: holds a NUL byte"));
+  spec.set_userns(std::string(1 << 20, '7'));
+  EXPECT_THAT(ValidateSpec(spec).message(), HasSubstr("spec.userns: longer than 64"));
 }
 
 TEST(ValidateRequestTest, ImportFile) {
