@@ -132,14 +132,19 @@ struct Handoff {
 
 // The command's process, after accepting: takes the request (its fds at the helper's
 // numbers), hands the waiter what it needs, and becomes the command.
-[[noreturn]] void TakeRequest(UniqueFd connection, const Server& server, int waiter,
-                              int exec_status) {
+[[noreturn]] void TakeRequest(UniqueFd connection, const Server& server, int waiter_fd,
+                              int exec_status_fd) {
   close(server.listener);
-  // Out of the way of the helper's fd numbers.
+  // Out of the way of the helper's fd numbers, which PlaceFds overwrites: the pair's pipe
+  // and socket were made with the lowest free numbers, often among them.
   connection.Reset(fcntl(connection.get(), F_DUPFD_CLOEXEC, kHighFd));
   const int null_fd = fcntl(server.null_fd, F_DUPFD_CLOEXEC, kHighFd);
-  if (!connection.valid() || null_fd < 0) _exit(1);
+  const int waiter = fcntl(waiter_fd, F_DUPFD_CLOEXEC, kHighFd);
+  const int exec_status = fcntl(exec_status_fd, F_DUPFD_CLOEXEC, kHighFd);
+  if (!connection.valid() || null_fd < 0 || waiter < 0 || exec_status < 0) _exit(1);
   close(server.null_fd);
+  close(waiter_fd);
+  close(exec_status_fd);
   const timeval timeout{kRequestTimeoutSeconds, 0};
   setsockopt(connection.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   ExecServerRequest request;
@@ -250,12 +255,16 @@ struct Handoff {
     _exit(0);
   }
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  close(channel[0]);
+  // The command's failure is read from here: out of the way of the numbers placed below.
+  const int command_status = fcntl(exec_status[0], F_DUPFD_CLOEXEC, kHighFd);
+  close(exec_status[0]);
   const int targets[] = {kExecStatusFd, kExecLifelineFd, 2};
-  if (!PlaceFds(handed, targets, 3)) {
+  if (command_status < 0 || !PlaceFds(handed, targets, 3)) {
     kill(command, SIGKILL);
     _exit(1);
   }
-  _exit(ReportCommand(command, exec_status[0], handoff.timeout_seconds));
+  _exit(ReportCommand(command, command_status, handoff.timeout_seconds));
 }
 
 [[noreturn]] void Serve(const Server& server) {

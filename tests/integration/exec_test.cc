@@ -198,6 +198,29 @@ TEST_F(ExecTest, EchoAndExitCodes) {
   EXPECT_THAT(missing.err, HasSubstr("no-such-command"));
 }
 
+// execvp's rules, with the container's PATH: a directory without the file, or a PATH entry
+// that is not a directory, is passed over; a file found but not executable is passed over
+// too and reported (126) only when nothing later runs.
+TEST_F(ExecTest, SearchesTheContainersPath) {
+  v1::Container c = RunSleeper();
+  ExecOutcome made = Exec(c.id(), {"sh", "-c",
+                                   "mkdir -p /tmp/a /tmp/b && echo 'echo a' > /tmp/a/tool && "
+                                   "printf '#!/bin/sh\\necho b\\n' > /tmp/b/tool && "
+                                   "chmod 0755 /tmp/b/tool"});
+  ASSERT_EQ(made.exit.exit_code(), 0) << made.err;
+  const auto path = [](const std::string& value) {
+    return [value](v1::ExecStart& start) { start.add_env("PATH=" + value); };
+  };
+  ExecOutcome found = Exec(c.id(), {"tool"}, path("/nowhere:/etc/passwd:/tmp/a:/tmp/b"));
+  EXPECT_EQ(found.exit.exit_code(), 0) << found.err;
+  EXPECT_EQ(found.out, "b\n");
+  ExecOutcome denied = Exec(c.id(), {"tool"}, path("/nowhere:/tmp/a"));
+  EXPECT_EQ(denied.exit.exit_code(), 126);
+  EXPECT_THAT(denied.err, HasSubstr("tool"));
+  ExecOutcome missing = Exec(c.id(), {"tool"}, path("/nowhere:/etc/passwd"));
+  EXPECT_EQ(missing.exit.exit_code(), 127);
+}
+
 TEST_F(ExecTest, ArgvIsVerbatim) {
   v1::Container c = RunSleeper();
   ExecOutcome result = Exec(c.id(), {"sh", "-c", "for a in \"$@\"; do echo \"[$a]\"; done", "sh",
