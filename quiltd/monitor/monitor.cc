@@ -35,6 +35,7 @@ namespace {
 
 constexpr int kStartPipeFd = 3;
 constexpr int kClaimPipeFd = 4;  // spares only
+
 constexpr int kLogPipeSize = 1 << 20;
 // After a read of this many bytes, the next output of that pipe goes by splice: the kernel
 // moves it into the log instead of the monitor copying it through its buffer. Below, the
@@ -48,6 +49,12 @@ constexpr ssize_t kSpliceMin = 16 * 1024;
 // means more is waiting: no nap then. Sporadic output (smaller pieces) is never delayed.
 constexpr ssize_t kBatchMin = 4096;
 constexpr timespec kBatchNap = {0, 100 * 1000};
+
+// <state>/spares/.stage for the spare dir <state>/spares/<name>: not the spare's own dir,
+// which quiltd deletes at the claim while the init may still be moving what it staged.
+std::string StageDirOf(const std::string& spare_dir) {
+  return spare_dir.substr(0, spare_dir.rfind('/') + 1) + kSpareStageDirName;
+}
 
 // The monitor's own diagnostics go to its stderr (quiltd points it at monitor.log).
 void Diag(const std::string& message) {
@@ -182,7 +189,8 @@ class Monitor {
   // A spare (see monitor.h) clones its init before it has a container; the init then waits
   // for the container's config instead of kParentReady.
   bool spare_ = false;
-  ArgvArea argv_;  // a spare's command line, retitled once claimed
+  std::string staged_dir_;  // in a spare's init: where /proc, /dev and /sys wait, if they do
+  ArgvArea argv_;           // a spare's command line, retitled once claimed
   std::optional<LogWriter> log_;
   bool log_failed_ = false;
   OutputPipe pipes_[kPipeCount];
@@ -328,10 +336,12 @@ void Monitor::ChildMain() {
   // monitor dies, whatever the container does.
   CloseFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
   if (spare_) {
-    // Bringing up lo takes milliseconds, so a spare does it ahead. A failure here is found
-    // again, and reported, when the sandbox is set up.
+    // Bringing up lo takes milliseconds, so a spare does it ahead, and mounts /proc, /dev and
+    // /sys. A failure here is found again, and reported, when the sandbox is set up.
     StartReport ignored;
     BringUpLoopback(&ignored);
+    const std::string stage_dir = StageDirOf(bundle_dir_);
+    if (StageKernelFileSystems(stage_dir, &ignored)) staged_dir_ = stage_dir;
     if (!ReceiveClaim(fds.control)) _exit(1);
   } else if (InitWaitsForParent()) {
     ChannelMessage go;
@@ -377,6 +387,7 @@ bool Monitor::ContainInit(StartReport* failure) {
     return false;
   }
   SandboxSources sources;
+  sources.staged_dir = staged_dir_;
   if (!PrepareRootfs(config_, &sources, failure)) return false;
   if (userns && !BecomeNamespaceRoot(failure)) return false;
   return SetUpSandbox(config_, std::move(sources), failure);

@@ -17,7 +17,9 @@
 // claim it, quiltd renames those cgroups to the container's, writes the container's config.json and
 // writes "<bundle_dir>\0" to the claim pipe (one write); from then on the spare is the container's
 // monitor as above, and its next report is the start report. EOF on the claim pipe dismisses the
-// spare: it kills its init, removes its cgroups and exits.
+// spare: it kills its init, removes its cgroups and exits. A spare's init mounts its
+// container's /proc, /dev and /sys ahead on <spare_dir>/../.stage (kSpareStageDirName), in
+// its own mount namespace only; quiltd leaves that directory alone.
 //
 // Files in the bundle, each written to a temp name and renamed, so readers see all or nothing:
 //   state.json  MonitorState: written right before the kRunning report.
@@ -33,6 +35,9 @@
 #include "absl/status/statusor.h"
 
 namespace quilt {
+
+// The directory beside the spares' own where their inits stage kernel file systems.
+inline constexpr char kSpareStageDirName[] = ".stage";
 
 // Where a failure happened, for messages like "mount /proc: Permission denied".
 enum class StartStage : int32_t {

@@ -233,6 +233,18 @@ bool ProtectKernelPaths(int root_fd, StartReport* failure) {
   return true;
 }
 
+// Step c for a prestarted init: the trees StageKernelFileSystems mounted, with everything
+// below them, moved onto their places in the rootfs.
+bool MoveStagedFileSystems(int root_fd, const std::string& stage_dir, StartReport* failure) {
+  for (const char* path : {"/proc", "/dev", "/sys"}) {
+    const std::string staged = stage_dir + path;
+    if (!MountInRoot(root_fd, staged.c_str(), path, nullptr, MS_MOVE, nullptr, true, failure)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Step d: a read-only bind keeps the source mount's nosuid/nodev/noexec, since a remount
 // that would drop a locked flag fails with EPERM. The source was opened beforehand.
 bool MountBind(int root_fd, const BindMount& bind, int source_fd, StartReport* failure) {
@@ -321,7 +333,8 @@ bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure) {
 }
 
 bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartReport* failure) {
-  if (!MakeMountsPrivate(failure)) return false;
+  // Staging made them private already, and a private mount receives nothing since.
+  if (sources->staged_dir.empty() && !MakeMountsPrivate(failure)) return false;
   if (UsesUserNamespace(config)) {
     // The overlay came with the namespace's copy of the monitor's mounts, so it is locked
     // here, and pivot_root refuses a locked new root (EINVAL): a bind of it onto itself,
@@ -344,13 +357,33 @@ bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartRe
   return true;
 }
 
+bool StageKernelFileSystems(const std::string& stage_dir, StartReport* failure) {
+  if (!MakeMountsPrivate(failure)) return false;
+  if (mkdir(stage_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return FailMount(failure, "create " + stage_dir);
+  }
+  if (mount("tmpfs", stage_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            "mode=700,size=16k") != 0) {
+    return FailMount(failure, "mount tmpfs on " + stage_dir);
+  }
+  UniqueFd stage(open(stage_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!stage.valid()) return FailMount(failure, "open " + stage_dir);
+  return MountSpecialFileSystems(stage.get(), failure) && ProtectKernelPaths(stage.get(), failure);
+}
+
 bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartReport* failure) {
   const int root = sources.root.get();
-  if (!MountSpecialFileSystems(root, failure)) return false;
-  for (size_t i = 0; i < config.mounts.size(); ++i) {
-    if (!MountBind(root, config.mounts[i], sources.binds[i].get(), failure)) return false;
+  // A bind mount must come before the masks (it could cover one), so a container with any
+  // mounts them all here.
+  if (!sources.staged_dir.empty() && config.mounts.empty()) {
+    if (!MoveStagedFileSystems(root, sources.staged_dir, failure)) return false;
+  } else {
+    if (!MountSpecialFileSystems(root, failure)) return false;
+    for (size_t i = 0; i < config.mounts.size(); ++i) {
+      if (!MountBind(root, config.mounts[i], sources.binds[i].get(), failure)) return false;
+    }
+    if (!ProtectKernelPaths(root, failure)) return false;
   }
-  if (!ProtectKernelPaths(root, failure)) return false;
   // Step e, after the other mounts so they keep their own mode.
   if (config.read_only_rootfs && mount(nullptr, FdPath(root).c_str(), nullptr,
                                        MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {

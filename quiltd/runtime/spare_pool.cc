@@ -18,6 +18,7 @@
 #include "common/process.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
+#include "quiltd/monitor/monitor_protocol.h"
 #include "quiltd/runtime/userns_range.h"
 
 namespace quilt {
@@ -210,6 +211,9 @@ void SparePool::RemoveLeftovers() {
     return;
   }
   for (const std::string& name : *names) {
+    // Empty here; in a claimed spare's init it may hold a tmpfs that must stay (the
+    // kernel would detach it from under the init at its directory's removal).
+    if (name == kSpareStageDirName) continue;
     if (absl::Status s = cgroups_->RemoveSpare(name); !s.ok()) QUILT_LOG(WARNING) << s;
     if (absl::Status s = trash_->Discard(DirOf(name)); !s.ok()) QUILT_LOG(WARNING) << s;
   }

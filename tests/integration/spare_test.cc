@@ -64,7 +64,11 @@ class SpareTest : public QuiltdTest {
 
   // Entries of <state>/spares (one per spare quiltd holds).
   std::vector<std::string> SpareDirs() const {
-    return ListDir(state_dir_ + "/spares").value_or(std::vector<std::string>{});
+    std::vector<std::string> dirs =
+        ListDir(state_dir_ + "/spares").value_or(std::vector<std::string>{});
+    // Not a spare's: the directory their inits stage kernel file systems on.
+    std::erase(dirs, ".stage");
+    return dirs;
   }
 };
 
@@ -107,6 +111,36 @@ TEST_F(SpareTest, DefaultContainerStartsOnASpareWithItsOwnLimitsAndName) {
   // The pool refills while the container runs.
   EXPECT_TRUE(Eventually([&] { return TwoSparesReady(); }));
   EXPECT_EQ(Cli({"stop", "-t", "0", c.id()}).exit_code, 0);
+}
+
+// A spare's init mounts /proc, /dev and /sys before its container is known and moves them
+// into the rootfs at the claim: the container must see the very mounts a cold start makes,
+// masked and read-only kernel paths included.
+TEST_F(SpareTest, ASpareMountsWhatAColdStartMounts) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
+  const std::vector<pid_t> spares = SpareMonitors();
+  // Mount point, its options, file system type; sorted, as moving reorders the table.
+  const std::string list =
+      "awk '{print $5, $6, $(NF-2)}' /proc/self/mountinfo | sort; echo listed; sleep 30";
+  v1::Container warm = Run(Spec({"sh", "-c", list}));
+  v1::ContainerSpec cold_spec = Spec({"sh", "-c", list});
+  cold_spec.set_stdin_open(true);  // a spare has no stdin pipe
+  v1::Container cold = Run(cold_spec);
+  ASSERT_EQ(warm.state(), v1::CONTAINER_STATE_RUNNING) << warm.message();
+  ASSERT_EQ(cold.state(), v1::CONTAINER_STATE_RUNNING) << cold.message();
+  EXPECT_THAT(spares, ::testing::Contains(ParentOf(warm.pid()))) << "not started on a spare";
+  EXPECT_FALSE(IsSpare(ParentOf(cold.pid())));
+  ASSERT_TRUE(WaitForLog(warm.id(), "listed"));
+  ASSERT_TRUE(WaitForLog(cold.id(), "listed"));
+  const std::string mounts = Logs(warm.id());
+  EXPECT_EQ(mounts, Logs(cold.id()));
+  for (const char* line :
+       {"/proc rw,nosuid,nodev,noexec,relatime proc", "/proc/keys ", "/proc/acpi ro,",
+        "/proc/sys ro,", "/dev/pts ", "/dev/null ", "/sys ro,", "/sys/firmware ro,"}) {
+    EXPECT_THAT(mounts, ::testing::HasSubstr(line));
+  }
+  EXPECT_EQ(Cli({"stop", "-t", "0", warm.id()}).exit_code, 0);
+  EXPECT_EQ(Cli({"stop", "-t", "0", cold.id()}).exit_code, 0);
 }
 
 TEST_F(SpareTest, ContainersASpareDoesNotFitStartCold) {
