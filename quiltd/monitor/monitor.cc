@@ -56,6 +56,13 @@ std::string StageDirOf(const std::string& spare_dir) {
   return spare_dir.substr(0, spare_dir.rfind('/') + 1) + kSpareStageDirName;
 }
 
+// In the init: waits for the monitor's go (it placed the init in its cgroups, wrote its id
+// maps); false when the monitor died or sent something else.
+bool AwaitParentReady(int control) {
+  ChannelMessage go;
+  return recv(control, &go, sizeof(go), 0) == sizeof(go) && go.type == ChannelMessage::kParentReady;
+}
+
 // The monitor's own diagnostics go to its stderr (quiltd points it at monitor.log).
 void Diag(const std::string& message) {
   std::string line = "quilt-monitor: " + message + "\n";
@@ -189,8 +196,8 @@ class Monitor {
   // A spare (see monitor.h) clones its init before it has a container; the init then waits
   // for the container's config instead of kParentReady.
   bool spare_ = false;
-  std::string staged_dir_;  // in a spare's init: where /proc, /dev and /sys wait, if they do
-  ArgvArea argv_;           // a spare's command line, retitled once claimed
+  StagedTrees staged_;  // in a spare's init: /proc, /dev and /sys mounted ahead, if they are
+  ArgvArea argv_;       // a spare's command line, retitled once claimed
   std::optional<LogWriter> log_;
   bool log_failed_ = false;
   OutputPipe pipes_[kPipeCount];
@@ -337,18 +344,18 @@ void Monitor::ChildMain() {
   CloseFdsExcept(keep, sizeof(keep) / sizeof(keep[0]));
   if (spare_) {
     // Bringing up lo takes milliseconds, so a spare does it ahead, and mounts /proc, /dev and
-    // /sys. A failure here is found again, and reported, when the sandbox is set up.
+    // /sys once in its cgroups (what they cost is charged to the container). A failure here
+    // is found again, and reported, when the sandbox is set up.
     StartReport ignored;
     BringUpLoopback(&ignored);
-    const std::string stage_dir = StageDirOf(bundle_dir_);
-    if (StageKernelFileSystems(stage_dir, &ignored)) staged_dir_ = stage_dir;
-    if (!ReceiveClaim(fds.control)) _exit(1);
-  } else if (InitWaitsForParent()) {
-    ChannelMessage go;
-    if (recv(fds.control, &go, sizeof(go), 0) != sizeof(go) ||
-        go.type != ChannelMessage::kParentReady) {
-      _exit(1);
+    if (!AwaitParentReady(fds.control)) _exit(1);
+    StartReport staging;
+    if (!StageKernelFileSystems(StageDirOf(bundle_dir_), &staged_, &staging)) {
+      Diag("stage kernel file systems (the claim mounts them): " + DescribeStartFailure(staging));
     }
+    if (!ReceiveClaim(fds.control)) _exit(1);
+  } else if (InitWaitsForParent() && !AwaitParentReady(fds.control)) {
+    _exit(1);
   }
   ChannelMessage message;
   message.type = ChannelMessage::kFailed;
@@ -387,7 +394,7 @@ bool Monitor::ContainInit(StartReport* failure) {
     return false;
   }
   SandboxSources sources;
-  sources.staged_dir = staged_dir_;
+  sources.staged = std::move(staged_);
   if (!PrepareRootfs(config_, &sources, failure)) return false;
   if (userns && !BecomeNamespaceRoot(failure)) return false;
   return SetUpSandbox(config_, std::move(sources), failure);
@@ -713,6 +720,12 @@ int Monitor::RunSpare(std::vector<std::string> procs_files, ArgvArea argv) {
   config_.cgroup_procs_files = std::move(procs_files);
   config_.new_network = true;
   if (!CreatePipes() || !CloneInit() || !JoinCgroups()) {
+    Dismiss();
+    return 1;
+  }
+  ChannelMessage go;
+  go.type = ChannelMessage::kParentReady;
+  if (!SendChannelMessage(control_.get(), go)) {
     Dismiss();
     return 1;
   }

@@ -1,6 +1,7 @@
 #include "quiltd/monitor/sandbox.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -9,11 +10,13 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/overlay_volatile.h"
@@ -33,6 +36,9 @@ struct MountAttr {
   uint64_t userns_fd;
 };
 constexpr uint64_t kMountAttrReadOnly = 0x00000001;
+// move_mount(2) flags (<linux/mount.h>, same clash): both sides given as fds.
+constexpr unsigned int kMoveMountFromEmptyPath = 0x00000004;
+constexpr unsigned int kMoveMountToEmptyPath = 0x00000040;
 
 bool Fail(StartReport* failure, StartStage stage, int error, const std::string& detail) {
   SetStartFailure(failure, stage, error, detail.c_str());
@@ -233,14 +239,38 @@ bool ProtectKernelPaths(int root_fd, StartReport* failure) {
   return true;
 }
 
-// Step c for a prestarted init: the trees StageKernelFileSystems mounted, with everything
-// below them, moved onto their places in the rootfs.
-bool MoveStagedFileSystems(int root_fd, const std::string& stage_dir, StartReport* failure) {
-  for (const char* path : {"/proc", "/dev", "/sys"}) {
-    const std::string staged = stage_dir + path;
-    if (!MountInRoot(root_fd, staged.c_str(), path, nullptr, MS_MOVE, nullptr, true, failure)) {
-      return false;
+// Whether `fd` is the root of a file system of type `magic` (the staged tree, not something
+// that took its place since).
+bool IsFileSystemRoot(int fd, int64_t magic) {
+  struct statfs fs {};
+  struct stat st {};
+  return fstatfs(fd, &fs) == 0 && static_cast<int64_t>(fs.f_type) == magic && fstat(fd, &st) == 0 &&
+         S_ISDIR(st.st_mode);
+}
+
+bool StagedTreesIntact(const StagedTrees& staged) {
+  return staged.valid() && IsFileSystemRoot(staged.proc.get(), PROC_SUPER_MAGIC) &&
+         IsFileSystemRoot(staged.dev.get(), TMPFS_MAGIC) &&
+         IsFileSystemRoot(staged.sys.get(), SYSFS_MAGIC);
+}
+
+// Step c for a prestarted init: the staged trees, with everything below them, moved onto
+// their places in the rootfs by their fds, never by a path that may name something else by
+// now. A tree no longer mounted where it was staged (its stage removed meanwhile) cannot be
+// moved (EINVAL). Returns false with *moved_any telling whether the rootfs changed.
+bool MoveStagedTrees(int root_fd, const StagedTrees& staged, bool* moved_any,
+                     StartReport* failure) {
+  *moved_any = false;
+  const std::pair<const UniqueFd*, const char*> trees[] = {
+      {&staged.proc, "/proc"}, {&staged.dev, "/dev"}, {&staged.sys, "/sys"}};
+  for (const auto& [tree, path] : trees) {
+    UniqueFd target = OpenMountTarget(root_fd, path, true);
+    if (!target.valid()) return FailMount(failure, std::string("create mount point ") + path);
+    if (syscall(SYS_move_mount, tree->get(), "", target.get(), "",
+                kMoveMountFromEmptyPath | kMoveMountToEmptyPath) != 0) {
+      return FailMount(failure, std::string("move the staged ") + path);
     }
+    *moved_any = true;
   }
   return true;
 }
@@ -333,8 +363,7 @@ bool MountRootfsOverlay(const MonitorConfig& config, StartReport* failure) {
 }
 
 bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartReport* failure) {
-  // Staging made them private already, and a private mount receives nothing since.
-  if (sources->staged_dir.empty() && !MakeMountsPrivate(failure)) return false;
+  if (!MakeMountsPrivate(failure)) return false;
   if (UsesUserNamespace(config)) {
     // The overlay came with the namespace's copy of the monitor's mounts, so it is locked
     // here, and pivot_root refuses a locked new root (EINVAL): a bind of it onto itself,
@@ -357,27 +386,56 @@ bool PrepareRootfs(const MonitorConfig& config, SandboxSources* sources, StartRe
   return true;
 }
 
-bool StageKernelFileSystems(const std::string& stage_dir, StartReport* failure) {
-  if (!MakeMountsPrivate(failure)) return false;
-  if (mkdir(stage_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+bool StageKernelFileSystems(const std::string& stage_dir, StagedTrees* staged,
+                            StartReport* failure) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    return FailMount(failure, "make / a slave");
+  }
+  // The directory is made, mounted on and reopened through its parent without following a
+  // symlink: whatever `stage_dir` names, the tmpfs lands on that directory or nowhere.
+  const size_t slash = stage_dir.rfind('/');
+  const std::string parent_dir = slash == 0 ? "/" : stage_dir.substr(0, slash);
+  const std::string name = stage_dir.substr(slash + 1);
+  UniqueFd parent(open(parent_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!parent.valid()) return FailMount(failure, "open " + parent_dir);
+  if (mkdirat(parent.get(), name.c_str(), 0700) != 0 && errno != EEXIST) {
     return FailMount(failure, "create " + stage_dir);
   }
-  if (mount("tmpfs", stage_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-            "mode=700,size=16k") != 0) {
+  const int flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd dir(openat(parent.get(), name.c_str(), flags));
+  if (!dir.valid() || mount("tmpfs", FdPath(dir.get()).c_str(), "tmpfs",
+                            MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700,size=16k") != 0) {
     return FailMount(failure, "mount tmpfs on " + stage_dir);
   }
-  UniqueFd stage(open(stage_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!stage.valid()) return FailMount(failure, "open " + stage_dir);
-  return MountSpecialFileSystems(stage.get(), failure) && ProtectKernelPaths(stage.get(), failure);
+  UniqueFd stage(openat(parent.get(), name.c_str(), flags));
+  if (!stage.valid() || !IsFileSystemRoot(stage.get(), TMPFS_MAGIC)) {
+    return FailMount(failure, "open " + stage_dir);
+  }
+  if (!MountSpecialFileSystems(stage.get(), failure) || !ProtectKernelPaths(stage.get(), failure)) {
+    return false;
+  }
+  StagedTrees trees;
+  trees.proc = OpenResolvedInRoot(stage.get(), "/proc", O_PATH | O_DIRECTORY);
+  trees.dev = OpenResolvedInRoot(stage.get(), "/dev", O_PATH | O_DIRECTORY);
+  trees.sys = OpenResolvedInRoot(stage.get(), "/sys", O_PATH | O_DIRECTORY);
+  if (!StagedTreesIntact(trees)) return FailMount(failure, "open the staged trees");
+  *staged = std::move(trees);
+  return true;
 }
 
 bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartReport* failure) {
   const int root = sources.root.get();
   // A bind mount must come before the masks (it could cover one), so a container with any
-  // mounts them all here.
-  if (!sources.staged_dir.empty() && config.mounts.empty()) {
-    if (!MoveStagedFileSystems(root, sources.staged_dir, failure)) return false;
-  } else {
+  // mounts them all here; so does one whose staged trees are gone or were never made.
+  bool staged = config.mounts.empty() && StagedTreesIntact(sources.staged);
+  if (staged) {
+    bool moved_any = false;
+    if (!MoveStagedTrees(root, sources.staged, &moved_any, failure)) {
+      if (moved_any) return false;
+      staged = false;
+    }
+  }
+  if (!staged) {
     if (!MountSpecialFileSystems(root, failure)) return false;
     for (size_t i = 0; i < config.mounts.size(); ++i) {
       if (!MountBind(root, config.mounts[i], sources.binds[i].get(), failure)) return false;

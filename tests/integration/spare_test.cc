@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -62,6 +64,46 @@ class SpareTest : public QuiltdTest {
 
   bool TwoSparesReady() const { return SpareMonitors().size() == 2 && ReadySpares() == 2; }
 
+  // Spares whose init holds its staged kernel file systems (sandbox.h).
+  size_t StagedSpares() const {
+    size_t staged = 0;
+    for (pid_t monitor : SpareMonitors()) {
+      for (pid_t init : ChildrenOf(monitor)) {
+        const std::string mounts = ReadText(absl::StrCat("/proc/", init, "/mountinfo"));
+        if (absl::StrContains(mounts, "/.stage/proc ")) ++staged;
+      }
+    }
+    return staged;
+  }
+
+  // Starts one container on a spare and one cold, both listing their mounts (mount point,
+  // options, file system type; sorted, as moving the staged trees reorders the table), and
+  // expects the two lists equal and complete.
+  void ExpectWarmMountsLikeCold() {
+    const std::vector<pid_t> spares = SpareMonitors();
+    const std::string list =
+        "awk '{print $5, $6, $(NF-2)}' /proc/self/mountinfo | sort; echo listed; sleep 30";
+    v1::Container warm = Run(Spec({"sh", "-c", list}));
+    v1::ContainerSpec cold_spec = Spec({"sh", "-c", list});
+    cold_spec.set_stdin_open(true);  // a spare has no stdin pipe
+    v1::Container cold = Run(cold_spec);
+    ASSERT_EQ(warm.state(), v1::CONTAINER_STATE_RUNNING) << warm.message();
+    ASSERT_EQ(cold.state(), v1::CONTAINER_STATE_RUNNING) << cold.message();
+    EXPECT_THAT(spares, ::testing::Contains(ParentOf(warm.pid()))) << "not started on a spare";
+    EXPECT_FALSE(IsSpare(ParentOf(cold.pid())));
+    ASSERT_TRUE(WaitForLog(warm.id(), "listed"));
+    ASSERT_TRUE(WaitForLog(cold.id(), "listed"));
+    const std::string mounts = Logs(warm.id());
+    EXPECT_EQ(mounts, Logs(cold.id()));
+    for (const char* line :
+         {"/proc rw,nosuid,nodev,noexec,relatime proc", "/proc/keys ", "/proc/acpi ro,",
+          "/proc/sys ro,", "/dev/pts ", "/dev/null ", "/sys ro,", "/sys/firmware ro,"}) {
+      EXPECT_THAT(mounts, ::testing::HasSubstr(line));
+    }
+    EXPECT_EQ(Cli({"stop", "-t", "0", warm.id()}).exit_code, 0);
+    EXPECT_EQ(Cli({"stop", "-t", "0", cold.id()}).exit_code, 0);
+  }
+
   // Entries of <state>/spares (one per spare quiltd holds).
   std::vector<std::string> SpareDirs() const {
     std::vector<std::string> dirs =
@@ -117,30 +159,17 @@ TEST_F(SpareTest, DefaultContainerStartsOnASpareWithItsOwnLimitsAndName) {
 // into the rootfs at the claim: the container must see the very mounts a cold start makes,
 // masked and read-only kernel paths included.
 TEST_F(SpareTest, ASpareMountsWhatAColdStartMounts) {
-  ASSERT_TRUE(Eventually([&] { return TwoSparesReady(); }));
-  const std::vector<pid_t> spares = SpareMonitors();
-  // Mount point, its options, file system type; sorted, as moving reorders the table.
-  const std::string list =
-      "awk '{print $5, $6, $(NF-2)}' /proc/self/mountinfo | sort; echo listed; sleep 30";
-  v1::Container warm = Run(Spec({"sh", "-c", list}));
-  v1::ContainerSpec cold_spec = Spec({"sh", "-c", list});
-  cold_spec.set_stdin_open(true);  // a spare has no stdin pipe
-  v1::Container cold = Run(cold_spec);
-  ASSERT_EQ(warm.state(), v1::CONTAINER_STATE_RUNNING) << warm.message();
-  ASSERT_EQ(cold.state(), v1::CONTAINER_STATE_RUNNING) << cold.message();
-  EXPECT_THAT(spares, ::testing::Contains(ParentOf(warm.pid()))) << "not started on a spare";
-  EXPECT_FALSE(IsSpare(ParentOf(cold.pid())));
-  ASSERT_TRUE(WaitForLog(warm.id(), "listed"));
-  ASSERT_TRUE(WaitForLog(cold.id(), "listed"));
-  const std::string mounts = Logs(warm.id());
-  EXPECT_EQ(mounts, Logs(cold.id()));
-  for (const char* line :
-       {"/proc rw,nosuid,nodev,noexec,relatime proc", "/proc/keys ", "/proc/acpi ro,",
-        "/proc/sys ro,", "/dev/pts ", "/dev/null ", "/sys ro,", "/sys/firmware ro,"}) {
-    EXPECT_THAT(mounts, ::testing::HasSubstr(line));
-  }
-  EXPECT_EQ(Cli({"stop", "-t", "0", warm.id()}).exit_code, 0);
-  EXPECT_EQ(Cli({"stop", "-t", "0", cold.id()}).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady() && StagedSpares() == 2; }));
+  ExpectWarmMountsLikeCold();
+}
+
+// The stage's directory removed under the spares detaches what they staged there: a claimed
+// spare then mounts everything itself, and its container is the same.
+TEST_F(SpareTest, ASpareWhoseStageWasRemovedMountsAtTheClaim) {
+  ASSERT_TRUE(Eventually([&] { return TwoSparesReady() && StagedSpares() == 2; }));
+  ASSERT_EQ(rmdir((state_dir_ + "/spares/.stage").c_str()), 0) << strerror(errno);
+  ASSERT_TRUE(Eventually([&] { return StagedSpares() == 0; }));
+  ExpectWarmMountsLikeCold();
 }
 
 TEST_F(SpareTest, ContainersASpareDoesNotFitStartCold) {
