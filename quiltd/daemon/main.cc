@@ -1,4 +1,5 @@
 // quiltd: the Quilt daemon. Serves quilt.v1 on a Unix socket until SIGTERM/SIGINT.
+#include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <optional>
@@ -65,6 +67,14 @@ std::string DefaultImagePath() {
     if (Exists(candidate)) return candidate;
   }
   return "";
+}
+
+// Fills whichever of fds 0-2 quiltd was started without with /dev/null, so that no file it
+// opens later takes one of those numbers and is mistaken for stdio.
+void EnsureStdio() {
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) (void)::open("/dev/null", O_RDWR);
+  }
 }
 
 absl::StatusOr<std::string> RealDir(const std::string& path) {
@@ -160,6 +170,7 @@ absl::Status Serve(const Flags& flags) {
 }  // namespace quilt
 
 int main(int argc, char** argv) {
+  quilt::EnsureStdio();
   quilt::Flags flags;
   CLI::App app{"quiltd: the Quilt container daemon"};
   app.add_option("--socket", flags.socket, "Unix socket to serve on ($QUILT_SOCKET)");

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/fd_passing.h"
+#include "common/spawn_fds.h"
 #include "common/status_macros.h"
 #include "quiltd/monitor/exec_helper.h"
 
@@ -95,11 +96,14 @@ absl::StatusOr<ExecChannels> MakeExecChannels(const std::string& config_json, co
 absl::StatusOr<pid_t> SpawnMonitorMode(const std::string& monitor_path,
                                        std::vector<std::string> args,
                                        const std::vector<std::pair<int, int>>& fds) {
-  // dup2 clears CLOEXEC on the copies, so exactly the listed fds (and no other of quiltd's)
-  // reach the process.
+  // Exactly the listed fds reach the process, with /dev/null for the stdio it is not given.
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  for (const auto& [fd, target] : fds) posix_spawn_file_actions_adddup2(&actions, fd, target);
+  std::vector<UniqueFd> copies;
+  if (absl::Status placed = AddFdPlacements(&actions, fds, &copies); !placed.ok()) {
+    posix_spawn_file_actions_destroy(&actions);
+    return placed;
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // As for the monitor: not quiltd's blocked signals nor its changed handlers.

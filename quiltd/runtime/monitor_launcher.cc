@@ -7,10 +7,13 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/spawn_fds.h"
 #include "common/status_macros.h"
 
 extern char** environ;
@@ -78,16 +81,20 @@ absl::StatusOr<LaunchedMonitor> MonitorLauncher::SpawnMonitor(std::vector<std::s
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
 
-  // posix_spawn (vfork-style in glibc) is safe from a multi-threaded daemon. dup2 onto 3 (and
-  // 4) clears CLOEXEC on the copy, so only fds 0-4 reach the monitor.
+  UniqueFd log(::open(monitor_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log) return ErrnoStatus(absl::StrCat("open ", monitor_log));
+  // posix_spawn (vfork-style in glibc) is safe from a multi-threaded daemon. Only the placed
+  // fds reach the monitor: stdin /dev/null, the log as stdout and stderr, 3 and 4.
+  std::vector<std::pair<int, int>> placements = {
+      {log.get(), 1}, {log.get(), 2}, {write_end.get(), 3}};
+  if (claim_end.valid()) placements.emplace_back(claim_end.get(), 4);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, monitor_log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0640);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
-  if (claim_end.valid()) posix_spawn_file_actions_adddup2(&actions, claim_end.get(), 4);
+  std::vector<UniqueFd> copies;
+  if (absl::Status placed = AddFdPlacements(&actions, placements, &copies); !placed.ok()) {
+    posix_spawn_file_actions_destroy(&actions);
+    return placed;
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // The monitor must not inherit quiltd's blocked signal mask (quiltd blocks SIGTERM/SIGINT
