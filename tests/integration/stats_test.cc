@@ -92,15 +92,18 @@ class TopTest : public QuiltdTest {
     return containers_->Top(&ctx, request, response);
   }
 
-  // Top of `ref` once every command of `argvs` runs in it (a forked child shows its parent's
-  // command line until it has exec'd); the last answer after 5 s otherwise.
+  // Top of `ref` once every command of `argvs` runs in it under its own name (a forked child
+  // shows its parent's command line until it has exec'd, and busybox, exec'd through
+  // /proc/self/exe, is named "exe" until it renames itself); the last answer after 5 s
+  // otherwise.
   v1::TopResponse TopOnceRunning(const std::string& ref,
                                  const std::vector<std::vector<std::string>>& argvs) {
     v1::TopResponse top;
     for (int i = 0; i < 100; ++i) {
       if (Top(ref, &top).ok() &&
           std::all_of(argvs.begin(), argvs.end(), [&top](const std::vector<std::string>& argv) {
-            return Find(top, argv) != nullptr;
+            const v1::ContainerProcess* process = Find(top, argv);
+            return process != nullptr && process->name() == argv[0];
           })) {
         break;
       }
