@@ -35,7 +35,6 @@ namespace {
 
 constexpr int kStartPipeFd = 3;
 constexpr int kClaimPipeFd = 4;  // spares only
-
 constexpr int kLogPipeSize = 1 << 20;
 // After a read of this many bytes, the next output of that pipe goes by splice: the kernel
 // moves it into the log instead of the monitor copying it through its buffer. Below, the
@@ -193,8 +192,8 @@ class Monitor {
   std::string bundle_dir_;
   MonitorConfig config_;
   UniqueFd start_pipe_;
-  // A spare (see monitor.h) clones its init before it has a container; the init then waits
-  // for the container's config instead of kParentReady.
+  // A spare (see monitor.h) clones its init before it has a container; after kParentReady the
+  // init stages its kernel file systems and waits for the container's config.
   bool spare_ = false;
   StagedTrees staged_;  // in a spare's init: /proc, /dev and /sys mounted ahead, if they are
   ArgvArea argv_;       // a spare's command line, retitled once claimed

@@ -239,19 +239,20 @@ bool ProtectKernelPaths(int root_fd, StartReport* failure) {
   return true;
 }
 
-// Whether `fd` is the root of a file system of type `magic` (the staged tree, not something
-// that took its place since).
-bool IsFileSystemRoot(int fd, int64_t magic) {
+// Whether `fd` is a directory on a file system of type `magic`.
+bool IsDirectoryOn(int fd, int64_t magic) {
   struct statfs fs {};
   struct stat st {};
   return fstatfs(fd, &fs) == 0 && static_cast<int64_t>(fs.f_type) == magic && fstat(fd, &st) == 0 &&
          S_ISDIR(st.st_mode);
 }
 
-bool StagedTreesIntact(const StagedTrees& staged) {
-  return staged.valid() && IsFileSystemRoot(staged.proc.get(), PROC_SUPER_MAGIC) &&
-         IsFileSystemRoot(staged.dev.get(), TMPFS_MAGIC) &&
-         IsFileSystemRoot(staged.sys.get(), SYSFS_MAGIC);
+// What was opened after staging is the staged mounts, not what the stage's directory held
+// before. (An fd keeps naming its mount: at the claim only moving it can fail.)
+bool StagedTreesOpened(const StagedTrees& staged) {
+  return staged.valid() && IsDirectoryOn(staged.proc.get(), PROC_SUPER_MAGIC) &&
+         IsDirectoryOn(staged.dev.get(), TMPFS_MAGIC) &&
+         IsDirectoryOn(staged.sys.get(), SYSFS_MAGIC);
 }
 
 // Step c for a prestarted init: the staged trees, with everything below them, moved onto
@@ -408,7 +409,7 @@ bool StageKernelFileSystems(const std::string& stage_dir, StagedTrees* staged,
     return FailMount(failure, "mount tmpfs on " + stage_dir);
   }
   UniqueFd stage(openat(parent.get(), name.c_str(), flags));
-  if (!stage.valid() || !IsFileSystemRoot(stage.get(), TMPFS_MAGIC)) {
+  if (!stage.valid() || !IsDirectoryOn(stage.get(), TMPFS_MAGIC)) {
     return FailMount(failure, "open " + stage_dir);
   }
   if (!MountSpecialFileSystems(stage.get(), failure) || !ProtectKernelPaths(stage.get(), failure)) {
@@ -418,7 +419,7 @@ bool StageKernelFileSystems(const std::string& stage_dir, StagedTrees* staged,
   trees.proc = OpenResolvedInRoot(stage.get(), "/proc", O_PATH | O_DIRECTORY);
   trees.dev = OpenResolvedInRoot(stage.get(), "/dev", O_PATH | O_DIRECTORY);
   trees.sys = OpenResolvedInRoot(stage.get(), "/sys", O_PATH | O_DIRECTORY);
-  if (!StagedTreesIntact(trees)) return FailMount(failure, "open the staged trees");
+  if (!StagedTreesOpened(trees)) return FailMount(failure, "open the staged trees");
   *staged = std::move(trees);
   return true;
 }
@@ -427,7 +428,7 @@ bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartRepo
   const int root = sources.root.get();
   // A bind mount must come before the masks (it could cover one), so a container with any
   // mounts them all here; so does one whose staged trees are gone or were never made.
-  bool staged = config.mounts.empty() && StagedTreesIntact(sources.staged);
+  bool staged = config.mounts.empty() && sources.staged.valid();
   if (staged) {
     bool moved_any = false;
     if (!MoveStagedTrees(root, sources.staged, &moved_any, failure)) {
