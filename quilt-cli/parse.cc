@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -14,7 +15,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/resource_limits.h"
 
 namespace quilt::cli {
 namespace {
@@ -181,6 +184,42 @@ std::string ImageRef(absl::string_view image, absl::string_view cwd) {
   bool is_path = image.find('/') != absl::string_view::npos;
   for (absl::string_view suffix : kTarballSuffixes) is_path |= absl::EndsWith(image, suffix);
   return is_path ? AbsolutePath(image, cwd) : std::string(image);
+}
+
+namespace {
+
+std::optional<int64_t> ParseLimitValue(absl::string_view text) {
+  if (text == "unlimited" || text == "-1") return -1;
+  int64_t value = 0;
+  if (text.empty() || !absl::ascii_isdigit(text[0]) || !absl::SimpleAtoi(text, &value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::StatusOr<quilt::v1::Ulimit> ParseUlimit(absl::string_view text) {
+  const size_t equals = text.find('=');
+  if (equals == absl::string_view::npos) return Invalid("ulimit", text, "want NAME=SOFT[:HARD]");
+  const absl::string_view name = text.substr(0, equals);
+  if (!ResourceLimitByName(std::string_view(name.data(), name.size())).has_value()) {
+    return Invalid("ulimit", text,
+                   absl::StrCat("unknown limit (want one of ",
+                                absl::StrJoin(ResourceLimitNames(), ", "), ")"));
+  }
+  const std::vector<absl::string_view> values =
+      absl::StrSplit(text.substr(equals + 1), absl::MaxSplits(':', 1));
+  const std::optional<int64_t> soft = ParseLimitValue(values[0]);
+  const std::optional<int64_t> hard = values.size() > 1 ? ParseLimitValue(values[1]) : soft;
+  if (!soft.has_value() || !hard.has_value()) {
+    return Invalid("ulimit", text, "limits are numbers, -1 or unlimited");
+  }
+  quilt::v1::Ulimit ulimit;
+  ulimit.set_name(std::string(name));
+  ulimit.set_soft(*soft);
+  ulimit.set_hard(*hard);
+  return ulimit;
 }
 
 absl::StatusOr<quilt::v1::NetworkMode> ParseNetwork(absl::string_view text) {

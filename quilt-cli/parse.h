@@ -49,6 +49,10 @@ std::string AbsolutePath(absl::string_view path, absl::string_view cwd);
 // (names and digests can hold neither).
 std::string ImageRef(absl::string_view image, absl::string_view cwd);
 
+// Parses --ulimit "NAME=SOFT[:HARD]" (Docker's form): NAME as in ContainerSpec.ulimits
+// ("nofile", "nproc", ...), each value a number, -1 or "unlimited"; HARD defaults to SOFT.
+absl::StatusOr<quilt::v1::Ulimit> ParseUlimit(absl::string_view text);
+
 // Parses --network: "none" or "host".
 absl::StatusOr<quilt::v1::NetworkMode> ParseNetwork(absl::string_view text);
 

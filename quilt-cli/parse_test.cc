@@ -100,6 +100,32 @@ TEST(ParseNetworkTest, NoneAndHost) {
   EXPECT_FALSE(ParseNetwork("bridge").ok());
 }
 
+TEST(ParseUlimitTest, SoftHardAndUnlimited) {
+  absl::StatusOr<quilt::v1::Ulimit> both = ParseUlimit("nofile=1024:4096");
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->name(), "nofile");
+  EXPECT_EQ(both->soft(), 1024);
+  EXPECT_EQ(both->hard(), 4096);
+  absl::StatusOr<quilt::v1::Ulimit> one = ParseUlimit("core=0");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->soft(), 0);
+  EXPECT_EQ(one->hard(), 0) << "the hard limit defaults to the soft one";
+  absl::StatusOr<quilt::v1::Ulimit> unlimited = ParseUlimit("stack=8388608:unlimited");
+  ASSERT_TRUE(unlimited.ok()) << unlimited.status();
+  EXPECT_EQ(unlimited->hard(), -1);
+  EXPECT_EQ(ParseUlimit("memlock=-1")->soft(), -1);
+}
+
+TEST(ParseUlimitTest, RejectsMalformed) {
+  for (const char* bad : {"nofile", "nofile=", "nofile=1:", "nofile=:1", "nofile=x", "nofile=-2",
+                          "nofile=1:2:3", "nofile=+5", "files=1", "=1", "NOFILE=1"}) {
+    absl::StatusOr<quilt::v1::Ulimit> parsed = ParseUlimit(bad);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_THAT(std::string(ParseUlimit("files=1").status().message()),
+              ::testing::HasSubstr("unknown limit (want one of as, core, cpu"));
+}
+
 TEST(ParseSinceTest, DurationsTimesAndUnixSeconds) {
   absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   EXPECT_EQ(*ParseSince("10m", now), now - absl::Minutes(10));

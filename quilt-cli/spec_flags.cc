@@ -78,6 +78,10 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
                       "Rotate the log at this size (e.g. 10m; default 64m)");
   command->add_option("--log-max-files", flags->log_max_files,
                       "Log files kept, the current one included (default 3)");
+  command
+      ->add_option("--ulimit", flags->ulimits,
+                   "Resource limit NAME=SOFT[:HARD], e.g. nofile=4096:8192 (repeat)")
+      ->allow_extra_args(false);
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -113,6 +117,9 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.set_tty(flags.tty);
   spec.set_userns(flags.userns);
   QUILT_RETURN_IF_ERROR(SetLogLimits(flags, &spec));
+  for (const std::string& ulimit : flags.ulimits) {
+    QUILT_ASSIGN_OR_RETURN(*spec.add_ulimits(), ParseUlimit(ulimit));
+  }
   return spec;
 }
 

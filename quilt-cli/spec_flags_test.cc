@@ -55,6 +55,10 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
                            "2m",
                            "--log-max-files",
                            "5",
+                           "--ulimit",
+                           "nofile=10:20",
+                           "--ulimit",
+                           "core=0",
                            "--read-only",
                            "--",
                            "sh",
@@ -81,6 +85,12 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
   EXPECT_TRUE(spec->read_only_rootfs());
   EXPECT_EQ(spec->log_max_bytes(), 2 * 1024 * 1024);
   EXPECT_EQ(spec->log_max_files(), 5);
+  ASSERT_EQ(spec->ulimits_size(), 2);
+  EXPECT_EQ(spec->ulimits(0).name(), "nofile");
+  EXPECT_EQ(spec->ulimits(0).soft(), 10);
+  EXPECT_EQ(spec->ulimits(0).hard(), 20);
+  EXPECT_EQ(spec->ulimits(1).name(), "core");
+  EXPECT_EQ(spec->ulimits(1).hard(), 0);
   EXPECT_THAT(spec->command(), testing::ElementsAre("sh", "-c", "echo \"a b\"", "--name"));
 }
 
@@ -92,6 +102,7 @@ TEST(SpecFlagsTest, DefaultsLeaveFieldsEmpty) {
   EXPECT_EQ(spec->resources().memory_bytes(), 0);
   EXPECT_EQ(spec->log_max_bytes(), 0);
   EXPECT_EQ(spec->log_max_files(), 0);
+  EXPECT_EQ(spec->ulimits_size(), 0);
   EXPECT_THAT(spec->command(), testing::ElementsAre("true"));
 }
 
@@ -112,6 +123,8 @@ TEST(SpecFlagsTest, BadValuesNameTheFlag) {
   EXPECT_THAT(
       std::string(BuildSpec(Parse({"--log-max-files", "-1"}), "/", NoEnv).status().message()),
       testing::HasSubstr("--log-max-files: must not be negative"));
+  EXPECT_THAT(std::string(BuildSpec(Parse({"--ulimit", "fd=1"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("invalid ulimit \"fd=1\": unknown limit"));
 }
 
 TEST(SpecFlagsTest, SecurityFlagsAndPidsSpecialValues) {

@@ -5,12 +5,14 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <limits.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -77,6 +79,21 @@ void EnsureStdio() {
   }
 }
 
+// Raises the open-files soft limit to the hard one: quiltd holds a few descriptors per
+// running container (pidfds, log followers), and the usual soft limit of 1024 would refuse
+// the 500th container. Containers get their own default (Runtime, spec.ulimits).
+void RaiseOpenFilesLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t was = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    QUILT_LOG(WARNING) << "raise the open-files limit from " << was << ": " << strerror(errno);
+    return;
+  }
+  QUILT_LOG(DEBUG) << "open-files limit raised from " << was << " to " << limit.rlim_cur;
+}
+
 absl::StatusOr<std::string> RealDir(const std::string& path) {
   QUILT_RETURN_IF_ERROR(MakeDirs(path, 0711));
   char resolved[PATH_MAX];
@@ -97,6 +114,7 @@ absl::StatusOr<IdRange> UsernsPool(const std::string& flag) {
 absl::Status Serve(const Flags& flags) {
   QUILT_ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(flags.log_level));
   SetLogLevel(level);
+  RaiseOpenFilesLimit();
   QUILT_ASSIGN_OR_RETURN(std::string state_dir, RealDir(flags.state_dir));
   const std::string socket_dir = flags.socket.substr(0, flags.socket.rfind('/'));
   if (!socket_dir.empty()) QUILT_RETURN_IF_ERROR(MakeDirs(socket_dir, 0755));

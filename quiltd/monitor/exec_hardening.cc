@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,6 +54,10 @@ bool ExecHardening::Prepare(const MonitorConfig& config, StartReport* failure) {
     return false;
   }
   capabilities_ = config.capabilities & permitted;
+  limits_.clear();
+  for (const ResourceLimit& limit : config.rlimits) {
+    limits_.push_back({limit, "set resource limit " + ResourceLimitName(limit.resource)});
+  }
   // The codec checked it is whole instructions.
   program_.resize(config.seccomp_program.size() / sizeof(sock_filter));
   memcpy(program_.data(), config.seccomp_program.data(), config.seccomp_program.size());
@@ -68,6 +73,10 @@ int ExecHardening::ApplyToSelf(const char** step) {
 
 int ExecHardening::Restrict(const char** step) const {
   if (applied_) return 0;  // inherited
+  for (const Limit& entry : limits_) {
+    const rlimit value{entry.limit.soft, entry.limit.hard};
+    if (setrlimit(entry.limit.resource, &value) != 0) return Fail(entry.step.c_str(), step);
+  }
   // Set before anything is exec'd: a setuid binary or file capabilities can then never
   // raise what the container holds, whatever the image contains.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Fail("set no_new_privs", step);

@@ -1,12 +1,13 @@
 // The last containment steps of every process the container init execs (setup commands and
-// the workload): no_new_privs, the capability sets and the seccomp filter, whose BPF program
-// quiltd compiled (config.seccomp_program). Each forked child applies the steps right before
-// its exec, in two halves around its identity change.
+// the workload): resource limits, no_new_privs, the capability sets and the seccomp filter,
+// whose BPF program quiltd compiled (config.seccomp_program). Each forked child applies the steps
+// right before its exec, in two halves around its identity change.
 #pragma once
 
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <string>
 #include <vector>
 
 #include "quiltd/monitor/monitor_config.h"
@@ -32,8 +33,9 @@ class ExecHardening {
   // effective capabilities. Returns 0, or an errno with `*step` set.
   int ApplyToSelf(const char** step);
 
-  // First half, in the child, while it still has the init's full capabilities: sets
-  // no_new_privs and drops every capability outside the kept set from the bounding set.
+  // First half, in the child, while it still has the init's full capabilities: sets the
+  // resource limits (raising a hard one needs CAP_SYS_RESOURCE), no_new_privs, and drops
+  // every capability outside the kept set from the bounding set.
   // Returns 0, or an errno with `*step` naming the step that failed.
   int Restrict(const char** step) const;
 
@@ -46,7 +48,13 @@ class ExecHardening {
  private:
   int LoadFilter(const char** step) const;
 
+  struct Limit {
+    ResourceLimit limit;
+    std::string step;  // "set resource limit <name>", made before any fork
+  };
+
   uint64_t capabilities_ = 0;
+  std::vector<Limit> limits_;
   int last_cap_ = -1;
   std::vector<sock_filter> program_;  // the seccomp filter; empty when unconfined
   bool applied_ = false;              // ApplyToSelf ran: inherited by every child

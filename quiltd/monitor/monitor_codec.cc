@@ -4,7 +4,9 @@
 
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 
@@ -96,6 +98,30 @@ std::string SeccompProgramFromHex(const std::string& hex) {
   return bytes;
 }
 
+// Limits travel by name, with -1 for unlimited, as the API has them.
+json RlimitsToJson(const std::vector<ResourceLimit>& limits) {
+  json out = json::array();
+  for (const ResourceLimit& limit : limits) {
+    out.push_back({{"name", ResourceLimitName(limit.resource)},
+                   {"soft", RlimToApi(limit.soft)},
+                   {"hard", RlimToApi(limit.hard)}});
+  }
+  return out;
+}
+
+std::vector<ResourceLimit> RlimitsFromJson(const json& list) {
+  std::vector<ResourceLimit> limits;
+  for (const json& entry : list) {
+    const std::optional<int> resource = ResourceLimitByName(entry.at("name").get<std::string>());
+    if (!resource.has_value()) throw std::invalid_argument("rlimits: unknown name");
+    const int64_t soft = entry.at("soft").get<int64_t>();
+    const int64_t hard = entry.at("hard").get<int64_t>();
+    if (soft < -1 || hard < -1) throw std::invalid_argument("rlimits: value below -1");
+    limits.push_back({*resource, RlimFromApi(soft), RlimFromApi(hard)});
+  }
+  return limits;
+}
+
 }  // namespace
 
 std::string SerializeMonitorConfig(const MonitorConfig& c) {
@@ -125,6 +151,7 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"setup", c.setup},
             {"capabilities", c.capabilities},
             {"seccomp_program", ToHex(c.seccomp_program)},
+            {"rlimits", RlimitsToJson(c.rlimits)},
             {"cgroup_procs_files", c.cgroup_procs_files},
             {"cgroup_v2_dir", c.cgroup_v2_dir},
             {"userns_host_id", c.userns_host_id},
@@ -196,6 +223,7 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     // program (an empty one means unconfined) does not run.
     c.capabilities = j.value("capabilities", uint64_t{0});
     c.seccomp_program = SeccompProgramFromHex(j.at("seccomp_program").get<std::string>());
+    c.rlimits = RlimitsFromJson(j.value("rlimits", json::array()));
     c.cgroup_procs_files = j.value("cgroup_procs_files", std::vector<std::string>());
     c.cgroup_v2_dir = j.value("cgroup_v2_dir", std::string());
     c.userns_host_id = j.value("userns_host_id", uint32_t{0});

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/resource_limits.h"
 
 namespace quilt {
 
@@ -58,6 +59,9 @@ struct MonitorConfig {
   // quiltd/runtime/seccomp_profile.h); empty: unconfined. no_new_privs is always set.
   uint64_t capabilities = 0;
   std::string seccomp_program;
+  // setrlimit'd in each of those processes (and in exec'd ones) before anything else, while
+  // it still holds the capabilities to raise a hard limit. Others stay as inherited.
+  std::vector<ResourceLimit> rlimits;
 
   // cgroup placement. v1/hybrid: the init's pid is written to each of these cgroup.procs
   // files. v2: clone3(CLONE_INTO_CGROUP) into this directory. Either may be empty.

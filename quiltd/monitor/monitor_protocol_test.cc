@@ -32,6 +32,7 @@ MonitorConfig FullConfig() {
   // Two BPF instructions holding every kind of byte: NUL, high bit, hex letters.
   c.seccomp_program =
       std::string("\x00\x01\x7f\x80\xab\xcd\xef\xff\x20\x00\x00\x00\x04\x00\x00\x00", 16);
+  c.rlimits = {{RLIMIT_NOFILE, 1024, 4096}, {RLIMIT_CORE, 0, RLIM_INFINITY}};
   c.cgroup_procs_files = {"/sys/fs/cgroup/memory/x/cgroup.procs"};
   c.cgroup_v2_dir = "/sys/fs/cgroup/unified/x";
   c.userns_host_id = 3000000;
@@ -71,6 +72,13 @@ TEST(MonitorConfigTest, RoundTripsEveryField) {
   EXPECT_EQ(out->setup, in.setup);
   EXPECT_EQ(out->capabilities, in.capabilities);
   EXPECT_EQ(out->seccomp_program, in.seccomp_program);
+  ASSERT_EQ(out->rlimits.size(), 2u);
+  EXPECT_EQ(out->rlimits[0].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(out->rlimits[0].soft, 1024u);
+  EXPECT_EQ(out->rlimits[0].hard, 4096u);
+  EXPECT_EQ(out->rlimits[1].resource, RLIMIT_CORE);
+  EXPECT_EQ(out->rlimits[1].soft, 0u);
+  EXPECT_EQ(out->rlimits[1].hard, RLIM_INFINITY);
   EXPECT_EQ(out->cgroup_procs_files, in.cgroup_procs_files);
   EXPECT_EQ(out->cgroup_v2_dir, in.cgroup_v2_dir);
   EXPECT_EQ(out->userns_host_id, 3000000u);
@@ -98,6 +106,7 @@ TEST(MonitorConfigTest, OptionalFieldsTakeDefaults) {
   EXPECT_EQ(out->uid, 0u);
   EXPECT_TRUE(out->mounts.empty());
   EXPECT_TRUE(out->setup.empty());
+  EXPECT_TRUE(out->rlimits.empty());
 }
 
 TEST(MonitorConfigTest, RejectsBadJsonMissingFieldsAndWrongTypes) {
@@ -116,6 +125,10 @@ TEST(MonitorConfigTest, RejectsBadJsonMissingFieldsAndWrongTypes) {
   empty_argv.argv.clear();
   EXPECT_EQ(ParseMonitorConfig(SerializeMonitorConfig(empty_argv)).status().code(),
             absl::StatusCode::kInvalidArgument);
+  std::string bad_limit = text;
+  bad_limit.replace(bad_limit.find("\"nofile\""), 8, "\"nofilex\"");
+  EXPECT_EQ(ParseMonitorConfig(bad_limit).status().code(), absl::StatusCode::kInvalidArgument)
+      << "an unknown limit is never silently skipped";
 }
 
 // Fail safe: a config that does not say which filter to load (an empty program says "none")

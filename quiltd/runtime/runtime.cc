@@ -1,11 +1,14 @@
 #include "quiltd/runtime/runtime.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
+#include <optional>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -17,6 +20,7 @@
 #include "common/fs.h"
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/resource_limits.h"
 #include "common/status_macros.h"
 #include "common/validation.h"
 #include "quiltd/monitor/capabilities.h"
@@ -35,6 +39,10 @@ constexpr int64_t kDefaultLogMaxBytes = 64 * 1024 * 1024;
 constexpr int kDefaultLogMaxFiles = 3;
 // How long to wait for a SIGKILLed container to be reported gone before giving up.
 constexpr absl::Duration kKillTimeout = absl::Seconds(10);
+// The open-files soft limit of a container whose spec sets none: what select() can handle,
+// as systemd gives its services. quiltd raises its own soft limit (daemon/main.cc); a
+// container inheriting that would break programs that loop over every possible fd.
+constexpr rlim_t kDefaultNofileSoft = 1024;
 
 std::string Short(const std::string& id) { return id.substr(0, 12); }
 
@@ -133,6 +141,28 @@ UniqueFd OneShotTimer(absl::Duration delay) {
   when.it_value = absl::ToTimespec(delay);
   if (timer.valid() && ::timerfd_settime(timer.get(), 0, &when, nullptr) != 0) timer.Reset();
   return timer;
+}
+
+// The spec's resource limits, and the open-files default when it sets none: 1024 soft and
+// quiltd's own hard limit, up to which a workload may raise its soft one.
+absl::StatusOr<std::vector<ResourceLimit>> ContainerRlimits(const v1::ContainerSpec& spec) {
+  std::vector<ResourceLimit> limits;
+  bool nofile = false;
+  for (const v1::Ulimit& ulimit : spec.ulimits()) {
+    const std::optional<int> resource = ResourceLimitByName(ulimit.name());
+    if (!resource.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.ulimits: unknown limit ", ulimit.name()));
+    }
+    nofile = nofile || *resource == RLIMIT_NOFILE;
+    limits.push_back({*resource, RlimFromApi(ulimit.soft()), RlimFromApi(ulimit.hard())});
+  }
+  if (!nofile) {
+    rlimit own{};
+    if (::getrlimit(RLIMIT_NOFILE, &own) != 0) return ErrnoStatus("getrlimit nofile");
+    limits.push_back({RLIMIT_NOFILE, std::min(kDefaultNofileSoft, own.rlim_max), own.rlim_max});
+  }
+  return limits;
 }
 
 }  // namespace
@@ -277,6 +307,7 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
                          ResolveCapabilities({spec.cap_add().begin(), spec.cap_add().end()},
                                              {spec.cap_drop().begin(), spec.cap_drop().end()}));
   if (spec.seccomp() != "unconfined") config.seccomp_program = seccomp_.For(config.capabilities);
+  QUILT_ASSIGN_OR_RETURN(config.rlimits, ContainerRlimits(spec));
   config.cgroup_procs_files = placement.procs_files;
   config.cgroup_v2_dir = placement.v2_dir;
   QUILT_ASSIGN_OR_RETURN(UsernsRequest userns, ParseUserns(spec.userns()));

@@ -7,9 +7,12 @@
 #include <cmath>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/resource_limits.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
 #include "common/validation.h"
@@ -159,6 +162,34 @@ absl::Status ValidateLogLimits(const v1::ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateUlimits(const v1::ContainerSpec& spec) {
+  if (spec.ulimits_size() > static_cast<int>(ResourceLimitNames().size())) {
+    return Invalid("spec.ulimits", "more entries than there are limits");
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < spec.ulimits_size(); ++i) {
+    const v1::Ulimit& limit = spec.ulimits(i);
+    const std::string field = Indexed("spec.ulimits", i);
+    QUILT_RETURN_IF_ERROR(ValidateText(field + ".name", limit.name(), kMaxKeyword));
+    if (!ResourceLimitByName(limit.name()).has_value()) {
+      return Invalid(field + ".name",
+                     absl::StrCat("unknown limit \"", limit.name(), "\" (want one of ",
+                                  absl::StrJoin(ResourceLimitNames(), ", "), ")"));
+    }
+    if (!seen.insert(limit.name()).second) {
+      return Invalid(field + ".name", absl::StrCat("\"", limit.name(), "\" is set twice"));
+    }
+    if (limit.soft() < -1 || limit.hard() < -1) {
+      return Invalid(field, "limits must be -1 (unlimited) or more");
+    }
+    if (RlimFromApi(limit.soft()) > RlimFromApi(limit.hard())) {
+      return Invalid(field, absl::StrCat("soft limit ", limit.soft(), " is above the hard limit ",
+                                         limit.hard()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
@@ -189,6 +220,7 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   QUILT_RETURN_IF_ERROR(ValidateMounts(spec));
   QUILT_RETURN_IF_ERROR(ValidateSecurity(spec));
   QUILT_RETURN_IF_ERROR(ValidateLogLimits(spec));
+  QUILT_RETURN_IF_ERROR(ValidateUlimits(spec));
   if (!v1::NetworkMode_IsValid(spec.network())) {
     return Invalid("spec.network", absl::StrCat("unknown mode ", spec.network()));
   }

@@ -31,6 +31,13 @@ v1::ContainerSpec GoodSpec() {
   return spec;
 }
 
+void AddUlimit(v1::ContainerSpec& spec, const std::string& name, int64_t soft, int64_t hard) {
+  v1::Ulimit* limit = spec.add_ulimits();
+  limit->set_name(name);
+  limit->set_soft(soft);
+  limit->set_hard(hard);
+}
+
 TEST(ValidateSpecTest, GoodSpecPasses) { EXPECT_TRUE(ValidateSpec(GoodSpec()).ok()); }
 
 struct BadCase {
@@ -80,6 +87,16 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
        }},
       {"spec.cap_drop[0]", [](auto& s) { s.add_cap_drop("CAP_"); }},
       {"spec.seccomp", [](auto& s) { s.set_seccomp("off"); }},
+      {"spec.ulimits[0].name", [](auto& s) { AddUlimit(s, "NOFILE", 1, 2); }},
+      {"spec.ulimits[0].name", [&](auto& s) { AddUlimit(s, with_nul, 1, 2); }},
+      {"spec.ulimits[1].name",
+       [](auto& s) {
+         AddUlimit(s, "nofile", 1, 2);
+         AddUlimit(s, "nofile", 1, 2);
+       }},
+      {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "nproc", 10, 5); }},
+      {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "nproc", -1, 5); }},
+      {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "core", -2, -1); }},
   };
   for (const BadCase& c : cases) {
     v1::ContainerSpec spec = GoodSpec();
@@ -105,6 +122,18 @@ TEST(ValidateSpecTest, SecurityOptionsAndPidsDefaults) {
   EXPECT_TRUE(ValidateSpec(spec).ok()) << "0: the default limit";
   spec.add_cap_add("FLY");
   EXPECT_EQ(ValidateSpec(spec).message(), "spec.cap_add[2]: unknown capability \"FLY\"");
+}
+
+TEST(ValidateSpecTest, Ulimits) {
+  v1::ContainerSpec spec = GoodSpec();
+  AddUlimit(spec, "nofile", 512, 1024);
+  AddUlimit(spec, "core", 0, -1);
+  AddUlimit(spec, "stack", -1, -1);
+  AddUlimit(spec, "nproc", 100, 100);
+  EXPECT_TRUE(ValidateSpec(spec).ok()) << ValidateSpec(spec);
+  AddUlimit(spec, "files", 1, 1);
+  EXPECT_THAT(ValidateSpec(spec).message(),
+              HasSubstr("spec.ulimits[4].name: unknown limit \"files\" (want one of as, core"));
 }
 
 TEST(ValidateRefTest, RefsAndSignals) {

@@ -1,5 +1,10 @@
-// cgroup limits hold for real: memory, pids, cpu.
+// Limits hold for real: cgroup memory, pids and cpu; resource limits (spec.ulimits); and
+// quiltd's own open-files limit under the usual soft limit of 1024.
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -64,6 +69,85 @@ TEST_F(LimitsTest, CpuBurnerGetsItsShare) {
   // 0.25 CPU for ~3 s is ~0.75 s; allow scheduling slack but far from a full core (3 s).
   EXPECT_LT(limited, 1.3);
   EXPECT_GT(limited, 0.3);
+}
+
+// The "Max open files" line of /proc/self/limits for a soft and hard limit.
+std::string OpenFilesLine(const std::string& soft, const std::string& hard) {
+  char line[128];
+  snprintf(line, sizeof(line), "Max open files            %-20s %-20s %-10s", soft.c_str(),
+           hard.c_str(), "files");
+  return line;
+}
+
+v1::Ulimit Ulimit(const std::string& name, int64_t soft, int64_t hard) {
+  v1::Ulimit limit;
+  limit.set_name(name);
+  limit.set_soft(soft);
+  limit.set_hard(hard);
+  return limit;
+}
+
+TEST_F(LimitsTest, UlimitsReachSetupCommandsTheWorkloadAndExecs) {
+  v1::ContainerSpec spec =
+      Spec({"sh", "-c", "cat /tmp/setup-limits; grep 'open files' /proc/self/limits; sleep 60"});
+  spec.add_setup("grep 'open files' /proc/self/limits > /tmp/setup-limits");
+  *spec.add_ulimits() = Ulimit("nofile", 512, 1024);
+  v1::Container c = Run(spec);
+  ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING) << c.message();
+  const std::string line = OpenFilesLine("512", "1024");
+  ASSERT_TRUE(WaitForLog(c.id(), line + "\n" + line + "\n")) << Logs(c.id());
+  CommandResult exec = Cli({"exec", c.id(), "--", "grep", "open files", "/proc/self/limits"});
+  EXPECT_EQ(exec.exit_code, 0) << exec.err;
+  EXPECT_EQ(exec.out, line + "\n");
+}
+
+TEST_F(LimitsTest, FileSizeLimitStopsAWriter) {
+  CommandResult run =
+      Cli({"run", "--rm", "--ulimit", "fsize=4096", "--", "sh", "-c",
+           "head -c 100000 /dev/zero > /tmp/big; echo status $?; wc -c < /tmp/big"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // SIGXFSZ killed head at the limit: 128 + 25.
+  EXPECT_EQ(run.out, "status 153\n4096\n");
+}
+
+TEST_F(LimitsTest, OpenFilesDefaultIs1024SoftAndTheDaemonsHardLimit) {
+  rlimit own{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
+  const rlim_t soft = std::min<rlim_t>(1024, own.rlim_max);
+  CommandResult run = Cli({"run", "--rm", "--", "grep", "open files", "/proc/self/limits"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, OpenFilesLine(std::to_string(soft), std::to_string(own.rlim_max)) + "\n");
+}
+
+TEST_F(LimitsTest, UnknownOrInvertedUlimitsAreRefused) {
+  CommandResult unknown = Cli({"run", "--rm", "--ulimit", "files=10", "--", "true"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.err, ::testing::HasSubstr("unknown limit"));
+  v1::ContainerSpec spec = Spec({"true"});
+  *spec.add_ulimits() = Ulimit("nofile", 2048, 1024);
+  grpc::ClientContext ctx;
+  v1::CreateRequest request;
+  *request.mutable_spec() = spec;
+  v1::CreateResponse response;
+  grpc::Status status = containers_->Create(&ctx, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("spec.ulimits[0]: soft limit 2048"));
+}
+
+// Started with the soft limit most shells and services get (here 256, so that the test
+// stays short), quiltd still runs far more containers than that many descriptors would hold:
+// it holds a few per running container.
+TEST_F(LimitsTest, ManyContainersUnderALowOpenFilesSoftLimit) {
+  ASSERT_EQ(StopDaemon(), 0);
+  daemon_wrapper_ = {"/usr/bin/prlimit", "--nofile=256:", "--"};
+  StartDaemon();
+  constexpr int kContainers = 160;
+  for (int i = 0; i < kContainers; ++i) {
+    v1::Container c = Run(Spec({"sleep", "600"}));
+    ASSERT_EQ(c.state(), v1::CONTAINER_STATE_RUNNING) << i << ": " << c.message();
+  }
+  CommandResult ps = Cli({"ps", "-q"});
+  EXPECT_EQ(std::count(ps.out.begin(), ps.out.end(), '\n'), kContainers);
 }
 
 }  // namespace
