@@ -82,6 +82,7 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
       ->add_option("--ulimit", flags->ulimits,
                    "Resource limit NAME=SOFT[:HARD], e.g. nofile=4096:8192 (repeat)")
       ->allow_extra_args(false);
+  command->add_option("--shm-size", flags->shm_size, "Size of /dev/shm (e.g. 256m; default 64m)");
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -117,6 +118,11 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   spec.set_tty(flags.tty);
   spec.set_userns(flags.userns);
   QUILT_RETURN_IF_ERROR(SetLogLimits(flags, &spec));
+  if (!flags.shm_size.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseSize(flags.shm_size);
+    if (!bytes.ok()) return Annotate(bytes.status(), "--shm-size");
+    spec.set_shm_size_bytes(*bytes);
+  }
   for (const std::string& ulimit : flags.ulimits) {
     QUILT_ASSIGN_OR_RETURN(*spec.add_ulimits(), ParseUlimit(ulimit));
   }

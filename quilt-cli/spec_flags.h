@@ -38,6 +38,7 @@ struct SpecFlags {
   std::string log_max_size;
   int log_max_files = 0;
   std::vector<std::string> ulimits;
+  std::string shm_size;
   std::string entrypoint;
   // The positional words (all words after "--"): the workload's argv, verbatim.
   std::vector<std::string> command;

@@ -59,6 +59,8 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
                            "nofile=10:20",
                            "--ulimit",
                            "core=0",
+                           "--shm-size",
+                           "1g",
                            "--read-only",
                            "--",
                            "sh",
@@ -91,6 +93,7 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
   EXPECT_EQ(spec->ulimits(0).hard(), 20);
   EXPECT_EQ(spec->ulimits(1).name(), "core");
   EXPECT_EQ(spec->ulimits(1).hard(), 0);
+  EXPECT_EQ(spec->shm_size_bytes(), int64_t{1} << 30);
   EXPECT_THAT(spec->command(), testing::ElementsAre("sh", "-c", "echo \"a b\"", "--name"));
 }
 
@@ -103,6 +106,7 @@ TEST(SpecFlagsTest, DefaultsLeaveFieldsEmpty) {
   EXPECT_EQ(spec->log_max_bytes(), 0);
   EXPECT_EQ(spec->log_max_files(), 0);
   EXPECT_EQ(spec->ulimits_size(), 0);
+  EXPECT_EQ(spec->shm_size_bytes(), 0);
   EXPECT_THAT(spec->command(), testing::ElementsAre("true"));
 }
 
@@ -125,6 +129,8 @@ TEST(SpecFlagsTest, BadValuesNameTheFlag) {
       testing::HasSubstr("--log-max-files: must not be negative"));
   EXPECT_THAT(std::string(BuildSpec(Parse({"--ulimit", "fd=1"}), "/", NoEnv).status().message()),
               testing::HasSubstr("invalid ulimit \"fd=1\": unknown limit"));
+  EXPECT_THAT(std::string(BuildSpec(Parse({"--shm-size", "x"}), "/", NoEnv).status().message()),
+              testing::HasSubstr("--shm-size: invalid size"));
 }
 
 TEST(SpecFlagsTest, SecurityFlagsAndPidsSpecialValues) {

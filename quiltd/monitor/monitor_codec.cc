@@ -138,6 +138,7 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"rootfs_dir", c.rootfs_dir},
             {"read_only_rootfs", c.read_only_rootfs},
             {"mounts", mounts},
+            {"shm_size_bytes", c.shm_size_bytes},
             {"hostname", c.hostname},
             {"new_network", c.new_network},
             {"argv", c.argv},
@@ -208,6 +209,8 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
       c.mounts.push_back({m.at("source").get<std::string>(), m.at("destination").get<std::string>(),
                           m.value("read_only", false)});
     }
+    c.shm_size_bytes = j.value("shm_size_bytes", int64_t{0});
+    if (c.shm_size_bytes < 0) throw std::invalid_argument("shm_size_bytes is negative");
     c.hostname = j.value("hostname", std::string());
     c.new_network = j.value("new_network", true);
     j.at("argv").get_to(c.argv);

@@ -20,6 +20,9 @@ struct BindMount {
   bool read_only = false;
 };
 
+// /dev/shm's size when the config gives none (a spare stages its /dev with it).
+inline constexpr int64_t kDefaultShmBytes = 64 * 1024 * 1024;
+
 struct MonitorConfig {
   std::string container_id;
   std::string bundle_dir;  // the container's directory; every path below is inside it or the image
@@ -32,6 +35,7 @@ struct MonitorConfig {
   std::string rootfs_dir;
   bool read_only_rootfs = false;
   std::vector<BindMount> mounts;
+  int64_t shm_size_bytes = 0;  // /dev/shm; 0: kDefaultShmBytes
 
   std::string hostname;
   bool new_network = true;  // false: share the host's network namespace

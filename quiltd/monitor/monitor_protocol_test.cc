@@ -19,6 +19,7 @@ MonitorConfig FullConfig() {
   c.rootfs_dir = "/b/rootfs";
   c.read_only_rootfs = true;
   c.mounts = {{"/src", "/dst", true}, {"/a", "/b", false}};
+  c.shm_size_bytes = 1 << 20;
   c.hostname = "box";
   c.new_network = false;
   c.argv = {"sh", "-c", "echo \"hi\""};
@@ -61,6 +62,7 @@ TEST(MonitorConfigTest, RoundTripsEveryField) {
   EXPECT_EQ(out->mounts[0].destination, "/dst");
   EXPECT_TRUE(out->mounts[0].read_only);
   EXPECT_FALSE(out->mounts[1].read_only);
+  EXPECT_EQ(out->shm_size_bytes, 1 << 20);
   EXPECT_EQ(out->hostname, "box");
   EXPECT_FALSE(out->new_network);
   EXPECT_EQ(out->argv, in.argv);
@@ -107,6 +109,7 @@ TEST(MonitorConfigTest, OptionalFieldsTakeDefaults) {
   EXPECT_TRUE(out->mounts.empty());
   EXPECT_TRUE(out->setup.empty());
   EXPECT_TRUE(out->rlimits.empty());
+  EXPECT_EQ(out->shm_size_bytes, 0) << "the default size";
 }
 
 TEST(MonitorConfigTest, RejectsBadJsonMissingFieldsAndWrongTypes) {

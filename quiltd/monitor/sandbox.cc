@@ -112,6 +112,24 @@ bool MakeMountsPrivate(StartReport* failure) {
   return true;
 }
 
+// /dev/shm is a tmpfs of kDefaultShmBytes (a spare stages it before it knows its
+// container); ResizeShm gives it the container's size.
+const std::string& ShmMountData() {
+  static const std::string data = "mode=1777,size=" + std::to_string(kDefaultShmBytes);
+  return data;
+}
+
+bool ResizeShm(int root_fd, int64_t bytes, StartReport* failure) {
+  if (bytes == 0 || bytes == kDefaultShmBytes) return true;
+  UniqueFd shm = OpenResolvedInRoot(root_fd, "/dev/shm", O_PATH | O_DIRECTORY);
+  const std::string data = "size=" + std::to_string(bytes);
+  if (!shm.valid() || mount(nullptr, FdPath(shm.get()).c_str(), nullptr,
+                            MS_REMOUNT | MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+    return FailMount(failure, "resize /dev/shm");
+  }
+  return true;
+}
+
 bool PopulateDev(int root_fd, StartReport* failure) {
   for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
     std::string host = std::string("/dev/") + name;
@@ -121,8 +139,8 @@ bool PopulateDev(int root_fd, StartReport* failure) {
   }
   if (!MountInRoot(root_fd, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                    "newinstance,ptmxmode=0666,mode=620,gid=5", true, failure) ||
-      !MountInRoot(root_fd, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", true,
-                   failure)) {
+      !MountInRoot(root_fd, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+                   ShmMountData().c_str(), true, failure)) {
     return false;
   }
   UniqueFd dev = OpenMountTarget(root_fd, "/dev", true);
@@ -443,6 +461,7 @@ bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartRepo
     }
     if (!ProtectKernelPaths(root, failure)) return false;
   }
+  if (!ResizeShm(root, config.shm_size_bytes, failure)) return false;
   // Step e, after the other mounts so they keep their own mode.
   if (config.read_only_rootfs && mount(nullptr, FdPath(root).c_str(), nullptr,
                                        MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {

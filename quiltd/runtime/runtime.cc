@@ -235,6 +235,7 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   if (spec.network() == v1::NETWORK_MODE_UNSPECIFIED) spec.set_network(v1::NETWORK_MODE_NONE);
   if (spec.log_max_bytes() == 0) spec.set_log_max_bytes(kDefaultLogMaxBytes);
   if (spec.log_max_files() == 0) spec.set_log_max_files(kDefaultLogMaxFiles);
+  if (spec.shm_size_bytes() == 0) spec.set_shm_size_bytes(kDefaultShmBytes);
   for (int i = 0; i < spec.mounts_size(); ++i) {
     struct stat st;
     if (::stat(spec.mounts(i).source().c_str(), &st) != 0) {
@@ -289,6 +290,7 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.work_dir = bundle.work();
   config.rootfs_dir = bundle.rootfs();
   config.read_only_rootfs = spec.read_only_rootfs();
+  config.shm_size_bytes = spec.shm_size_bytes();
   for (const v1::Mount& mount : spec.mounts()) {
     config.mounts.push_back({mount.source(), mount.destination(), mount.read_only()});
   }

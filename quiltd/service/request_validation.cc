@@ -40,6 +40,8 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 constexpr int64_t kMinLogBytes = 128 * 1024;
 constexpr int64_t kMaxLogBytes = int64_t{1} << 40;
 constexpr int kMaxLogFiles = 64;
+constexpr int64_t kMinShmBytes = 4096;
+constexpr int64_t kMaxShmBytes = int64_t{1} << 40;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -221,6 +223,12 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   QUILT_RETURN_IF_ERROR(ValidateSecurity(spec));
   QUILT_RETURN_IF_ERROR(ValidateLogLimits(spec));
   QUILT_RETURN_IF_ERROR(ValidateUlimits(spec));
+  const int64_t shm = spec.shm_size_bytes();
+  if (shm != 0 && (shm < kMinShmBytes || shm > kMaxShmBytes)) {
+    return Invalid("spec.shm_size_bytes",
+                   absl::StrCat("must be 0 (default) or between ", kMinShmBytes, " and ",
+                                kMaxShmBytes, ", got ", shm));
+  }
   if (!v1::NetworkMode_IsValid(spec.network())) {
     return Invalid("spec.network", absl::StrCat("unknown mode ", spec.network()));
   }

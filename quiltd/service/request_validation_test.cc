@@ -97,6 +97,8 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
       {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "nproc", 10, 5); }},
       {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "nproc", -1, 5); }},
       {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "core", -2, -1); }},
+      {"spec.shm_size_bytes", [](auto& s) { s.set_shm_size_bytes(100); }},
+      {"spec.shm_size_bytes", [](auto& s) { s.set_shm_size_bytes(-1); }},
   };
   for (const BadCase& c : cases) {
     v1::ContainerSpec spec = GoodSpec();

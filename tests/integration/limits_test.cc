@@ -134,6 +134,24 @@ TEST_F(LimitsTest, UnknownOrInvertedUlimitsAreRefused) {
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("spec.ulimits[0]: soft limit 2048"));
 }
 
+// /dev/shm is a tmpfs of 64 MiB unless the spec sizes it: on a spare's staged /dev (resized
+// at the claim) and on a cold start's (a container with a bind mount) alike.
+TEST_F(LimitsTest, ShmIs64MiBByDefaultAndSizedOnRequest) {
+  const std::string show_size = "grep ' /dev/shm ' /proc/mounts | grep -o 'size=[0-9]*k'";
+  CommandResult standard = Cli({"run", "--rm", "--", "sh", "-c", show_size});
+  EXPECT_EQ(standard.exit_code, 0) << standard.err;
+  EXPECT_EQ(standard.out, "size=65536k\n");
+  CommandResult small = Cli({"run", "--rm", "--shm-size", "1m", "--", "sh", "-c",
+                             show_size + "; head -c 2097152 /dev/zero > /dev/shm/x; echo $?; "
+                                         "wc -c < /dev/shm/x"});
+  EXPECT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_EQ(small.out, "size=1024k\n1\n1048576\n") << "the write stops at the size";
+  CommandResult cold = Cli(
+      {"run", "--rm", "--shm-size", "2m", "-v", dir_ + ":/host:ro", "--", "sh", "-c", show_size});
+  EXPECT_EQ(cold.exit_code, 0) << cold.err;
+  EXPECT_EQ(cold.out, "size=2048k\n");
+}
+
 // Started with the soft limit most shells and services get (here 256, so that the test
 // stays short), quiltd still runs far more containers than that many descriptors would hold:
 // it holds a few per running container.
