@@ -1,6 +1,7 @@
 #include "quilt-cli/parse.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -220,6 +221,38 @@ absl::StatusOr<quilt::v1::Ulimit> ParseUlimit(absl::string_view text) {
   ulimit.set_soft(*soft);
   ulimit.set_hard(*hard);
   return ulimit;
+}
+
+absl::StatusOr<quilt::v1::TmpfsMount> ParseTmpfs(absl::string_view text) {
+  const size_t colon = text.find(':');
+  quilt::v1::TmpfsMount tmpfs;
+  tmpfs.set_destination(std::string(text.substr(0, colon)));
+  if (tmpfs.destination().empty() || tmpfs.destination()[0] != '/') {
+    return Invalid("tmpfs", text, "want an absolute PATH[:OPTIONS]");
+  }
+  if (colon == absl::string_view::npos) return tmpfs;
+  for (absl::string_view option : absl::StrSplit(text.substr(colon + 1), ',')) {
+    uint32_t mode = 0;
+    if (absl::ConsumePrefix(&option, "size=")) {
+      absl::StatusOr<int64_t> size = ParseSize(option);
+      if (!size.ok()) return Invalid("tmpfs", text, size.status().message());
+      tmpfs.set_size_bytes(*size);
+    } else if (absl::ConsumePrefix(&option, "mode=")) {
+      const char* end = option.data() + option.size();
+      if (option.empty() || option.size() > 4 ||
+          std::from_chars(option.data(), end, mode, 8).ptr != end) {
+        return Invalid("tmpfs", text, "mode is 1 to 4 octal digits");
+      }
+      tmpfs.set_mode(mode);
+    } else if (option == "exec" || option == "noexec") {
+      tmpfs.set_exec(option == "exec");
+    } else if (option != "rw" && option != "nosuid" && option != "nodev") {
+      return Invalid("tmpfs", text,
+                     absl::StrCat("unknown option \"", option,
+                                  "\" (want size=, mode=, exec, noexec, rw, nosuid, nodev)"));
+    }
+  }
+  return tmpfs;
 }
 
 absl::StatusOr<quilt::v1::NetworkMode> ParseNetwork(absl::string_view text) {

@@ -53,6 +53,10 @@ std::string ImageRef(absl::string_view image, absl::string_view cwd);
 // ("nofile", "nproc", ...), each value a number, -1 or "unlimited"; HARD defaults to SOFT.
 absl::StatusOr<quilt::v1::Ulimit> ParseUlimit(absl::string_view text);
 
+// Parses --tmpfs "PATH[:OPTIONS]" (Docker's form): OPTIONS comma-separated among size=SIZE,
+// mode=OCTAL, exec, noexec, and rw, nosuid, nodev (which always hold).
+absl::StatusOr<quilt::v1::TmpfsMount> ParseTmpfs(absl::string_view text);
+
 // Parses --network: "none" or "host".
 absl::StatusOr<quilt::v1::NetworkMode> ParseNetwork(absl::string_view text);
 

@@ -126,6 +126,30 @@ TEST(ParseUlimitTest, RejectsMalformed) {
               ::testing::HasSubstr("unknown limit (want one of as, core, cpu"));
 }
 
+TEST(ParseTmpfsTest, PathAndOptions) {
+  absl::StatusOr<quilt::v1::TmpfsMount> plain = ParseTmpfs("/run");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->destination(), "/run");
+  EXPECT_EQ(plain->size_bytes(), 0) << "the daemon's default";
+  EXPECT_EQ(plain->mode(), 0u);
+  EXPECT_FALSE(plain->exec());
+  absl::StatusOr<quilt::v1::TmpfsMount> full =
+      ParseTmpfs("/scratch:rw,size=64m,mode=700,exec,nosuid,nodev");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->size_bytes(), 64 << 20);
+  EXPECT_EQ(full->mode(), 0700u);
+  EXPECT_TRUE(full->exec());
+  EXPECT_FALSE(ParseTmpfs("/x:exec,noexec")->exec()) << "the last one wins";
+  EXPECT_EQ(ParseTmpfs("/x:mode=1777")->mode(), 01777u);
+}
+
+TEST(ParseTmpfsTest, RejectsMalformed) {
+  for (const char* bad : {"", "run", ":size=1m", "/x:size=lots", "/x:mode=9", "/x:mode=17777",
+                          "/x:mode=", "/x:ro", "/x:suid", "/x:size=1m,"}) {
+    EXPECT_EQ(ParseTmpfs(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ParseSinceTest, DurationsTimesAndUnixSeconds) {
   absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   EXPECT_EQ(*ParseSince("10m", now), now - absl::Minutes(10));

@@ -83,6 +83,10 @@ void AddSpecFlags(CLI::App* command, SpecFlags* flags) {
                    "Resource limit NAME=SOFT[:HARD], e.g. nofile=4096:8192 (repeat)")
       ->allow_extra_args(false);
   command->add_option("--shm-size", flags->shm_size, "Size of /dev/shm (e.g. 256m; default 64m)");
+  command
+      ->add_option("--tmpfs", flags->tmpfs,
+                   "tmpfs mount PATH[:size=64m,mode=1777,exec] in memory (repeat)")
+      ->allow_extra_args(false);
   // After "--" CLI11 hands every word to this positional untouched, flags included.
   command->add_option("command", flags->command, "Command and arguments (after --)");
 }
@@ -105,6 +109,9 @@ absl::StatusOr<quilt::v1::ContainerSpec> BuildSpec(const SpecFlags& flags, absl:
   QUILT_RETURN_IF_ERROR(SetResources(flags, spec.mutable_resources()));
   for (const std::string& volume : flags.volumes) {
     QUILT_ASSIGN_OR_RETURN(*spec.add_mounts(), ParseVolume(volume, cwd));
+  }
+  for (const std::string& tmpfs : flags.tmpfs) {
+    QUILT_ASSIGN_OR_RETURN(*spec.add_tmpfs(), ParseTmpfs(tmpfs));
   }
   if (!flags.network.empty()) {
     QUILT_ASSIGN_OR_RETURN(quilt::v1::NetworkMode network, ParseNetwork(flags.network));

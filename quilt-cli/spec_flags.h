@@ -39,6 +39,7 @@ struct SpecFlags {
   int log_max_files = 0;
   std::vector<std::string> ulimits;
   std::string shm_size;
+  std::vector<std::string> tmpfs;
   std::string entrypoint;
   // The positional words (all words after "--"): the workload's argv, verbatim.
   std::vector<std::string> command;

@@ -61,6 +61,8 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
                            "core=0",
                            "--shm-size",
                            "1g",
+                           "--tmpfs",
+                           "/run:size=1m",
                            "--read-only",
                            "--",
                            "sh",
@@ -94,6 +96,9 @@ TEST(SpecFlagsTest, MapsEveryFlag) {
   EXPECT_EQ(spec->ulimits(1).name(), "core");
   EXPECT_EQ(spec->ulimits(1).hard(), 0);
   EXPECT_EQ(spec->shm_size_bytes(), int64_t{1} << 30);
+  ASSERT_EQ(spec->tmpfs_size(), 1);
+  EXPECT_EQ(spec->tmpfs(0).destination(), "/run");
+  EXPECT_EQ(spec->tmpfs(0).size_bytes(), 1 << 20);
   EXPECT_THAT(spec->command(), testing::ElementsAre("sh", "-c", "echo \"a b\"", "--name"));
 }
 

@@ -130,6 +130,13 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
     mounts.push_back(
         {{"source", m.source}, {"destination", m.destination}, {"read_only", m.read_only}});
   }
+  json tmpfs = json::array();
+  for (const TmpfsMount& t : c.tmpfs) {
+    tmpfs.push_back({{"destination", t.destination},
+                     {"size_bytes", t.size_bytes},
+                     {"mode", t.mode},
+                     {"exec", t.exec}});
+  }
   json j = {{"container_id", c.container_id},
             {"bundle_dir", c.bundle_dir},
             {"lower_dirs", c.lower_dirs},
@@ -138,6 +145,7 @@ std::string SerializeMonitorConfig(const MonitorConfig& c) {
             {"rootfs_dir", c.rootfs_dir},
             {"read_only_rootfs", c.read_only_rootfs},
             {"mounts", mounts},
+            {"tmpfs", tmpfs},
             {"shm_size_bytes", c.shm_size_bytes},
             {"hostname", c.hostname},
             {"new_network", c.new_network},
@@ -208,6 +216,11 @@ bool DecodeMonitorConfig(const std::string& json_text, MonitorConfig* out, std::
     for (const json& m : j.value("mounts", json::array())) {
       c.mounts.push_back({m.at("source").get<std::string>(), m.at("destination").get<std::string>(),
                           m.value("read_only", false)});
+    }
+    for (const json& t : j.value("tmpfs", json::array())) {
+      c.tmpfs.push_back({t.at("destination").get<std::string>(), t.at("size_bytes").get<int64_t>(),
+                         t.at("mode").get<uint32_t>(), t.at("exec").get<bool>()});
+      if (c.tmpfs.back().size_bytes <= 0) throw std::invalid_argument("tmpfs size_bytes <= 0");
     }
     c.shm_size_bytes = j.value("shm_size_bytes", int64_t{0});
     if (c.shm_size_bytes < 0) throw std::invalid_argument("shm_size_bytes is negative");

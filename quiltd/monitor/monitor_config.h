@@ -20,6 +20,13 @@ struct BindMount {
   bool read_only = false;
 };
 
+struct TmpfsMount {
+  std::string destination;  // absolute path inside the container
+  int64_t size_bytes = 0;
+  uint32_t mode = 0;
+  bool exec = false;  // noexec unless set
+};
+
 // /dev/shm's size when the config gives none (a spare stages its /dev with it).
 inline constexpr int64_t kDefaultShmBytes = 64 * 1024 * 1024;
 
@@ -35,7 +42,8 @@ struct MonitorConfig {
   std::string rootfs_dir;
   bool read_only_rootfs = false;
   std::vector<BindMount> mounts;
-  int64_t shm_size_bytes = 0;  // /dev/shm; 0: kDefaultShmBytes
+  std::vector<TmpfsMount> tmpfs;  // mounted with the binds, parents first (sandbox.cc)
+  int64_t shm_size_bytes = 0;     // /dev/shm; 0: kDefaultShmBytes
 
   std::string hostname;
   bool new_network = true;  // false: share the host's network namespace

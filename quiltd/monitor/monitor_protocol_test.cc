@@ -20,6 +20,7 @@ MonitorConfig FullConfig() {
   c.read_only_rootfs = true;
   c.mounts = {{"/src", "/dst", true}, {"/a", "/b", false}};
   c.shm_size_bytes = 1 << 20;
+  c.tmpfs = {{"/scratch", 2 << 20, 0700, true}, {"/run", 4096, 01777, false}};
   c.hostname = "box";
   c.new_network = false;
   c.argv = {"sh", "-c", "echo \"hi\""};
@@ -63,6 +64,13 @@ TEST(MonitorConfigTest, RoundTripsEveryField) {
   EXPECT_TRUE(out->mounts[0].read_only);
   EXPECT_FALSE(out->mounts[1].read_only);
   EXPECT_EQ(out->shm_size_bytes, 1 << 20);
+  ASSERT_EQ(out->tmpfs.size(), 2u);
+  EXPECT_EQ(out->tmpfs[0].destination, "/scratch");
+  EXPECT_EQ(out->tmpfs[0].size_bytes, 2 << 20);
+  EXPECT_EQ(out->tmpfs[0].mode, 0700u);
+  EXPECT_TRUE(out->tmpfs[0].exec);
+  EXPECT_EQ(out->tmpfs[1].mode, 01777u);
+  EXPECT_FALSE(out->tmpfs[1].exec);
   EXPECT_EQ(out->hostname, "box");
   EXPECT_FALSE(out->new_network);
   EXPECT_EQ(out->argv, in.argv);
@@ -110,6 +118,7 @@ TEST(MonitorConfigTest, OptionalFieldsTakeDefaults) {
   EXPECT_TRUE(out->setup.empty());
   EXPECT_TRUE(out->rlimits.empty());
   EXPECT_EQ(out->shm_size_bytes, 0) << "the default size";
+  EXPECT_TRUE(out->tmpfs.empty());
 }
 
 TEST(MonitorConfigTest, RejectsBadJsonMissingFieldsAndWrongTypes) {

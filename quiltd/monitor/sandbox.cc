@@ -13,7 +13,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -316,6 +318,50 @@ bool MountBind(int root_fd, const BindMount& bind, int source_fd, StartReport* f
                      failure);
 }
 
+bool MountTmpfs(int root_fd, const TmpfsMount& tmpfs, StartReport* failure) {
+  char data[64];
+  snprintf(data, sizeof(data), "mode=%o,size=%lld", tmpfs.mode,
+           static_cast<long long>(tmpfs.size_bytes));
+  const unsigned long flags = MS_NOSUID | MS_NODEV | (tmpfs.exec ? 0 : MS_NOEXEC);
+  return MountInRoot(root_fd, "tmpfs", tmpfs.destination, "tmpfs", flags, data, true, failure);
+}
+
+size_t PathDepth(const std::string& path) {
+  size_t depth = 0;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '/' && (i == 0 || path[i - 1] == '/')) ++depth;
+  }
+  return depth;
+}
+
+// Step d: bind and tmpfs mounts, parents first, or a mount listed before the one over its
+// parent directory would be hidden under it. Mounts of the same depth keep their order.
+bool MountVolumes(int root_fd, const MonitorConfig& config, const SandboxSources& sources,
+                  StartReport* failure) {
+  struct Volume {
+    size_t depth;
+    const TmpfsMount* tmpfs;  // else the bind at `index`
+    size_t index;
+  };
+  std::vector<Volume> volumes;
+  for (size_t i = 0; i < config.mounts.size(); ++i) {
+    volumes.push_back({PathDepth(config.mounts[i].destination), nullptr, i});
+  }
+  for (const TmpfsMount& tmpfs : config.tmpfs) {
+    volumes.push_back({PathDepth(tmpfs.destination), &tmpfs, 0});
+  }
+  std::stable_sort(volumes.begin(), volumes.end(),
+                   [](const Volume& a, const Volume& b) { return a.depth < b.depth; });
+  for (const Volume& volume : volumes) {
+    const bool mounted = volume.tmpfs != nullptr
+                             ? MountTmpfs(root_fd, *volume.tmpfs, failure)
+                             : MountBind(root_fd, config.mounts[volume.index],
+                                         sources.binds[volume.index].get(), failure);
+    if (!mounted) return false;
+  }
+  return true;
+}
+
 // Step f.
 bool SetIdentity(const MonitorConfig& config, StartReport* failure) {
   if (!config.hostname.empty() &&
@@ -444,9 +490,10 @@ bool StageKernelFileSystems(const std::string& stage_dir, StagedTrees* staged,
 
 bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartReport* failure) {
   const int root = sources.root.get();
-  // A bind mount must come before the masks (it could cover one), so a container with any
-  // mounts them all here; so does one whose staged trees are gone or were never made.
-  bool staged = config.mounts.empty() && sources.staged.valid();
+  // A bind or tmpfs mount must come before the masks (it could cover one), so a container
+  // with any mounts them all here; so does one whose staged trees are gone or were never
+  // made.
+  bool staged = config.mounts.empty() && config.tmpfs.empty() && sources.staged.valid();
   if (staged) {
     bool moved_any = false;
     if (!MoveStagedTrees(root, sources.staged, &moved_any, failure)) {
@@ -456,9 +503,7 @@ bool SetUpSandbox(const MonitorConfig& config, SandboxSources sources, StartRepo
   }
   if (!staged) {
     if (!MountSpecialFileSystems(root, failure)) return false;
-    for (size_t i = 0; i < config.mounts.size(); ++i) {
-      if (!MountBind(root, config.mounts[i], sources.binds[i].get(), failure)) return false;
-    }
+    if (!MountVolumes(root, config, sources, failure)) return false;
     if (!ProtectKernelPaths(root, failure)) return false;
   }
   if (!ResizeShm(root, config.shm_size_bytes, failure)) return false;

@@ -37,6 +37,9 @@ constexpr int64_t kDefaultPidsMax = 4096;
 // Log rotation when the spec leaves it at 0: one container's log stays under 192 MiB.
 constexpr int64_t kDefaultLogMaxBytes = 64 * 1024 * 1024;
 constexpr int kDefaultLogMaxFiles = 3;
+// A tmpfs mount the spec leaves unsized or without a mode: 64 MiB, and /tmp's mode.
+constexpr int64_t kDefaultTmpfsBytes = 64 * 1024 * 1024;
+constexpr uint32_t kDefaultTmpfsMode = 01777;
 // How long to wait for a SIGKILLed container to be reported gone before giving up.
 constexpr absl::Duration kKillTimeout = absl::Seconds(10);
 // The open-files soft limit of a container whose spec sets none: what select() can handle,
@@ -236,6 +239,10 @@ absl::StatusOr<ContainerRecord> Runtime::CreateContainer(const v1::ContainerSpec
   if (spec.log_max_bytes() == 0) spec.set_log_max_bytes(kDefaultLogMaxBytes);
   if (spec.log_max_files() == 0) spec.set_log_max_files(kDefaultLogMaxFiles);
   if (spec.shm_size_bytes() == 0) spec.set_shm_size_bytes(kDefaultShmBytes);
+  for (v1::TmpfsMount& tmpfs : *spec.mutable_tmpfs()) {
+    if (tmpfs.size_bytes() == 0) tmpfs.set_size_bytes(kDefaultTmpfsBytes);
+    if (tmpfs.mode() == 0) tmpfs.set_mode(kDefaultTmpfsMode);
+  }
   for (int i = 0; i < spec.mounts_size(); ++i) {
     struct stat st;
     if (::stat(spec.mounts(i).source().c_str(), &st) != 0) {
@@ -291,6 +298,9 @@ absl::StatusOr<MonitorConfig> Runtime::BuildMonitorConfig(const ContainerRecord&
   config.rootfs_dir = bundle.rootfs();
   config.read_only_rootfs = spec.read_only_rootfs();
   config.shm_size_bytes = spec.shm_size_bytes();
+  for (const v1::TmpfsMount& tmpfs : spec.tmpfs()) {
+    config.tmpfs.push_back({tmpfs.destination(), tmpfs.size_bytes(), tmpfs.mode(), tmpfs.exec()});
+  }
   for (const v1::Mount& mount : spec.mounts()) {
     config.mounts.push_back({mount.source(), mount.destination(), mount.read_only()});
   }

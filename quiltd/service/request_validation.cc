@@ -40,8 +40,9 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 constexpr int64_t kMinLogBytes = 128 * 1024;
 constexpr int64_t kMaxLogBytes = int64_t{1} << 40;
 constexpr int kMaxLogFiles = 64;
-constexpr int64_t kMinShmBytes = 4096;
-constexpr int64_t kMaxShmBytes = int64_t{1} << 40;
+// /dev/shm and tmpfs mounts.
+constexpr int64_t kMinTmpfsBytes = 4096;
+constexpr int64_t kMaxTmpfsBytes = int64_t{1} << 40;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -146,6 +147,31 @@ absl::Status ValidateMounts(const v1::ContainerSpec& spec) {
       return Invalid(field + ".destination", "cannot mount over the container's root");
     }
   }
+  if (spec.tmpfs_size() > kMaxMounts) return Invalid("spec.tmpfs", "too many mounts");
+  absl::flat_hash_set<std::string> binds;
+  for (const v1::Mount& mount : spec.mounts()) binds.insert(mount.destination());
+  absl::flat_hash_set<std::string> tmpfs;
+  for (int i = 0; i < spec.tmpfs_size(); ++i) {
+    const v1::TmpfsMount& mount = spec.tmpfs(i);
+    const std::string field = Indexed("spec.tmpfs", i);
+    QUILT_RETURN_IF_ERROR(ValidateAbsolutePath(field + ".destination", mount.destination()));
+    if (mount.destination() == "/") {
+      return Invalid(field + ".destination", "cannot mount over the container's root");
+    }
+    if (binds.contains(mount.destination()) || !tmpfs.insert(mount.destination()).second) {
+      return Invalid(field + ".destination",
+                     absl::StrCat(mount.destination(), " is the destination of another mount"));
+    }
+    if (mount.size_bytes() != 0 &&
+        (mount.size_bytes() < kMinTmpfsBytes || mount.size_bytes() > kMaxTmpfsBytes)) {
+      return Invalid(field + ".size_bytes",
+                     absl::StrCat("must be 0 (default) or between ", kMinTmpfsBytes, " and ",
+                                  kMaxTmpfsBytes, ", got ", mount.size_bytes()));
+    }
+    if (mount.mode() > 07777) {
+      return Invalid(field + ".mode", "must be permission bits, at most 07777");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -224,10 +250,10 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   QUILT_RETURN_IF_ERROR(ValidateLogLimits(spec));
   QUILT_RETURN_IF_ERROR(ValidateUlimits(spec));
   const int64_t shm = spec.shm_size_bytes();
-  if (shm != 0 && (shm < kMinShmBytes || shm > kMaxShmBytes)) {
+  if (shm != 0 && (shm < kMinTmpfsBytes || shm > kMaxTmpfsBytes)) {
     return Invalid("spec.shm_size_bytes",
-                   absl::StrCat("must be 0 (default) or between ", kMinShmBytes, " and ",
-                                kMaxShmBytes, ", got ", shm));
+                   absl::StrCat("must be 0 (default) or between ", kMinTmpfsBytes, " and ",
+                                kMaxTmpfsBytes, ", got ", shm));
   }
   if (!v1::NetworkMode_IsValid(spec.network())) {
     return Invalid("spec.network", absl::StrCat("unknown mode ", spec.network()));

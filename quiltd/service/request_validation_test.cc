@@ -99,6 +99,26 @@ TEST(ValidateSpecTest, EachBadFieldIsNamed) {
       {"spec.ulimits[0]", [](auto& s) { AddUlimit(s, "core", -2, -1); }},
       {"spec.shm_size_bytes", [](auto& s) { s.set_shm_size_bytes(100); }},
       {"spec.shm_size_bytes", [](auto& s) { s.set_shm_size_bytes(-1); }},
+      {"spec.tmpfs[0].destination", [](auto& s) { s.add_tmpfs()->set_destination("tmp"); }},
+      {"spec.tmpfs[0].destination", [](auto& s) { s.add_tmpfs()->set_destination("/"); }},
+      {"spec.tmpfs[0].destination", [](auto& s) { s.add_tmpfs()->set_destination("/data"); }},
+      {"spec.tmpfs[1].destination",
+       [](auto& s) {
+         s.add_tmpfs()->set_destination("/t");
+         s.add_tmpfs()->set_destination("/t");
+       }},
+      {"spec.tmpfs[0].size_bytes",
+       [](auto& s) {
+         v1::TmpfsMount* t = s.add_tmpfs();
+         t->set_destination("/t");
+         t->set_size_bytes(10);
+       }},
+      {"spec.tmpfs[0].mode",
+       [](auto& s) {
+         v1::TmpfsMount* t = s.add_tmpfs();
+         t->set_destination("/t");
+         t->set_mode(010000);
+       }},
   };
   for (const BadCase& c : cases) {
     v1::ContainerSpec spec = GoodSpec();
@@ -124,6 +144,17 @@ TEST(ValidateSpecTest, SecurityOptionsAndPidsDefaults) {
   EXPECT_TRUE(ValidateSpec(spec).ok()) << "0: the default limit";
   spec.add_cap_add("FLY");
   EXPECT_EQ(ValidateSpec(spec).message(), "spec.cap_add[2]: unknown capability \"FLY\"");
+}
+
+TEST(ValidateSpecTest, TmpfsMounts) {
+  v1::ContainerSpec spec = GoodSpec();
+  v1::TmpfsMount* scratch = spec.add_tmpfs();
+  scratch->set_destination("/scratch");
+  scratch->set_size_bytes(1 << 20);
+  scratch->set_mode(0700);
+  scratch->set_exec(true);
+  spec.add_tmpfs()->set_destination("/data/cache");  // inside the bind mount at /data
+  EXPECT_TRUE(ValidateSpec(spec).ok()) << ValidateSpec(spec);
 }
 
 TEST(ValidateSpecTest, Ulimits) {

@@ -1,6 +1,7 @@
 // Limits hold for real: cgroup memory, pids and cpu; resource limits (spec.ulimits); and
 // quiltd's own open-files limit under the usual soft limit of 1024.
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <string>
@@ -152,12 +153,40 @@ TEST_F(LimitsTest, ShmIs64MiBByDefaultAndSizedOnRequest) {
   EXPECT_EQ(cold.out, "size=2048k\n");
 }
 
+// A read-only rootfs with tmpfs scratch space: writable, sized, noexec unless asked, mounted
+// parents first (a bind inside a tmpfs and a tmpfs inside a bind both stay visible).
+TEST_F(LimitsTest, TmpfsMountsOnAReadOnlyRootfs) {
+  ASSERT_EQ(mkdir((dir_ + "/data").c_str(), 0755), 0);
+  CommandResult run = Cli(
+      {"run", "--rm", "--read-only", "-v", dir_ + "/data:/srv/data", "--tmpfs",
+       "/srv/data/cache:size=1m", "--tmpfs", "/scratch:mode=700", "--tmpfs", "/tools:exec", "-v",
+       dir_ + "/data:/scratch/in:ro", "--", "sh", "-c",
+       "touch /x 2>/dev/null || echo rootfs read-only; "
+       "head -c 2097152 /dev/zero > /srv/data/cache/f; echo cache $? $(wc -c < /srv/data/cache/f); "
+       "ls -ld /scratch | cut -c1-10; ls /scratch; "
+       "printf '#!/bin/sh\\necho ran\\n' > /scratch/s; chmod +x /scratch/s; /scratch/s || true; "
+       "cp /scratch/s /tools/s; /tools/s; "
+       "grep ' /scratch ' /proc/mounts | grep -c noexec; "
+       "grep ' /tools ' /proc/mounts | grep -c noexec || true"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "rootfs read-only\n"
+            "cache 1 1048576\n"
+            "drwx------\n"
+            "in\n"
+            "ran\n"
+            "1\n"
+            "0\n")
+      << run.err;
+  EXPECT_THAT(run.err, ::testing::HasSubstr("Permission denied")) << "noexec by default";
+}
+
 // Started with the soft limit most shells and services get (here 256, so that the test
 // stays short), quiltd still runs far more containers than that many descriptors would hold:
 // it holds a few per running container.
 TEST_F(LimitsTest, ManyContainersUnderALowOpenFilesSoftLimit) {
   ASSERT_EQ(StopDaemon(), 0);
-  daemon_wrapper_ = {"/usr/bin/prlimit", "--nofile=256:", "--"};
+  daemon_open_files_soft_ = 256;
   StartDaemon();
   constexpr int kContainers = 160;
   for (int i = 0; i < kContainers; ++i) {

@@ -174,6 +174,11 @@ void QuiltdTest::StartDaemon(const std::vector<std::string>& extra_args) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
+    rlimit files{};
+    if (daemon_open_files_soft_ != 0 && getrlimit(RLIMIT_NOFILE, &files) == 0) {
+      files.rlim_cur = daemon_open_files_soft_;
+      setrlimit(RLIMIT_NOFILE, &files);
+    }
     execv(args[0], args.data());
     _exit(127);
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -79,6 +80,8 @@ class QuiltdTest : public ::testing::Test {
   // Put before quiltd's argv by StartDaemon, e.g. to run it in a mount namespace of its own
   // (must exec quiltd, keeping the pid).
   std::vector<std::string> daemon_wrapper_;
+  // When set, StartDaemon lowers quiltd's soft open-files limit to it (the hard one stays).
+  rlim_t daemon_open_files_soft_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Containers::Stub> containers_;
   std::unique_ptr<v1::Images::Stub> images_;
