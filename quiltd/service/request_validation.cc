@@ -136,6 +136,15 @@ absl::Status ValidateSecurity(const v1::ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
+// The size of /dev/shm or of a tmpfs mount: 0 for the default.
+absl::Status ValidateTmpfsSize(absl::string_view field, int64_t bytes) {
+  if (bytes != 0 && (bytes < kMinTmpfsBytes || bytes > kMaxTmpfsBytes)) {
+    return Invalid(field, absl::StrCat("must be 0 (default) or between ", kMinTmpfsBytes, " and ",
+                                       kMaxTmpfsBytes, ", got ", bytes));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateMounts(const v1::ContainerSpec& spec) {
   if (spec.mounts_size() > kMaxMounts) return Invalid("spec.mounts", "too many mounts");
   for (int i = 0; i < spec.mounts_size(); ++i) {
@@ -162,12 +171,7 @@ absl::Status ValidateMounts(const v1::ContainerSpec& spec) {
       return Invalid(field + ".destination",
                      absl::StrCat(mount.destination(), " is the destination of another mount"));
     }
-    if (mount.size_bytes() != 0 &&
-        (mount.size_bytes() < kMinTmpfsBytes || mount.size_bytes() > kMaxTmpfsBytes)) {
-      return Invalid(field + ".size_bytes",
-                     absl::StrCat("must be 0 (default) or between ", kMinTmpfsBytes, " and ",
-                                  kMaxTmpfsBytes, ", got ", mount.size_bytes()));
-    }
+    QUILT_RETURN_IF_ERROR(ValidateTmpfsSize(field + ".size_bytes", mount.size_bytes()));
     if (mount.mode() > 07777) {
       return Invalid(field + ".mode", "must be permission bits, at most 07777");
     }
@@ -190,10 +194,9 @@ absl::Status ValidateLogLimits(const v1::ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
+// Unknown and repeated names are refused, so the loop ends by the 17th entry however many
+// the request holds.
 absl::Status ValidateUlimits(const v1::ContainerSpec& spec) {
-  if (spec.ulimits_size() > static_cast<int>(ResourceLimitNames().size())) {
-    return Invalid("spec.ulimits", "more entries than there are limits");
-  }
   absl::flat_hash_set<std::string> seen;
   for (int i = 0; i < spec.ulimits_size(); ++i) {
     const v1::Ulimit& limit = spec.ulimits(i);
@@ -249,12 +252,7 @@ absl::Status ValidateSpec(const v1::ContainerSpec& spec) {
   QUILT_RETURN_IF_ERROR(ValidateSecurity(spec));
   QUILT_RETURN_IF_ERROR(ValidateLogLimits(spec));
   QUILT_RETURN_IF_ERROR(ValidateUlimits(spec));
-  const int64_t shm = spec.shm_size_bytes();
-  if (shm != 0 && (shm < kMinTmpfsBytes || shm > kMaxTmpfsBytes)) {
-    return Invalid("spec.shm_size_bytes",
-                   absl::StrCat("must be 0 (default) or between ", kMinTmpfsBytes, " and ",
-                                kMaxTmpfsBytes, ", got ", shm));
-  }
+  QUILT_RETURN_IF_ERROR(ValidateTmpfsSize("spec.shm_size_bytes", spec.shm_size_bytes()));
   if (!v1::NetworkMode_IsValid(spec.network())) {
     return Invalid("spec.network", absl::StrCat("unknown mode ", spec.network()));
   }
